@@ -1,0 +1,47 @@
+//! The `loadgen` command line: `loadgen run` (a wrk2-like open-loop client) and `loadgen sim`.
+
+use clap::{Parser, Subcommand};
+
+pub mod run;
+pub mod sim;
+
+/// Open-loop HTTP load generator and cold-app simulator.
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `loadgen` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send open-loop traffic to a URL and print latency percentiles.
+    Run(run::RunArgs),
+    /// Serve a simulated cold app.
+    Sim(sim::SimArgs),
+}
+
+/// Parses the command line and runs it. Returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => run::main(args),
+        Command::Sim(args) => sim::main(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("loadgen: {e:#}");
+            1
+        }
+    }
+}

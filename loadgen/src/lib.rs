@@ -1,0 +1,24 @@
+//! # loadgen
+//!
+//! An open-loop HTTP traffic engine that never hides a stall, and a simulator of cold apps to
+//! measure it against. It knows nothing of Kubernetes, Prometheus or warmgate.
+//!
+//! # Layout
+//! - [`plan`]: what to send: endpoints, rate schedule, in-flight cap, window length ([`Plan`]).
+//! - [`outcome`]: how one request ended, as data ([`Outcome`], [`OutcomeCounts`]).
+//! - [`snapshot`]: per-window and final results with their HDR histograms ([`Snapshot`], [`Report`]).
+//! - [`engine`]: runs a [`Plan`] open-loop and yields one [`Snapshot`] per window.
+//! - [`sim`]: `loadgen sim`, HTTP servers that behave like cold apps of known latency.
+//! - [`cli`]: the `loadgen` command line (`run` and `sim`).
+
+pub mod cli;
+pub mod engine;
+pub mod outcome;
+pub mod plan;
+pub mod sim;
+pub mod snapshot;
+
+pub use engine::{run, Engine};
+pub use outcome::{Outcome, OutcomeCounts};
+pub use plan::{Endpoint, HttpVersion, Plan, PlanError, RateSchedule, StatusSet};
+pub use snapshot::{EndpointWindow, Report, Snapshot};

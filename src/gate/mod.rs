@@ -1,0 +1,1 @@
+//! The statistical verdict: decides from window snapshots whether every endpoint is warm.

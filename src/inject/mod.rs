@@ -1,0 +1,1 @@
+//! `warmgate inject`: adds warmgate to Kubernetes workloads in multi-document YAML.
