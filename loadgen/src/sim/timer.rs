@@ -1,0 +1,191 @@
+//! A precise timer thread for simulated latency.
+//!
+//! tokio's timer wheel has 1 ms granularity and rounds sleeps up, which would add ~0.5 ms to
+//! every simulated latency (5% of a 10 ms median). This thread keeps a heap of deadlines, parks
+//! until the earliest one (`park_timeout`, ~50-100 us of slack on Linux) and fires tokio oneshot
+//! senders. One thread serves every request of one simulator.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+/// Deadlines this close are fired at once: a wake-up costs about as much as this, and the
+/// response still has to travel through tokio and the socket after the timer fires.
+const EARLY: Duration = Duration::from_micros(20);
+
+#[derive(Debug)]
+struct Entry {
+    at: Instant,
+    seq: u64,
+    tx: oneshot::Sender<()>,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+#[derive(Debug, Default)]
+struct Heap {
+    entries: BinaryHeap<Reverse<Entry>>,
+    seq: u64,
+    stopped: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    heap: Mutex<Heap>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Heap> {
+        // A panic while holding this lock cannot leave the heap inconsistent (push/pop only).
+        self.heap.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A dedicated timer thread; stops (firing nothing more) when dropped.
+#[derive(Debug)]
+pub struct Timer {
+    shared: Arc<Shared>,
+    thread: Thread,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Timer {
+    /// Starts the thread. Fails only if the OS refuses a new thread.
+    pub fn start() -> std::io::Result<Timer> {
+        let shared = Arc::new(Shared {
+            heap: Mutex::new(Heap::default()),
+        });
+        let worker = Arc::clone(&shared);
+        let handle = thread::Builder::new()
+            .name("sim-timer".into())
+            .spawn(move || run(&worker))?;
+        Ok(Timer {
+            shared,
+            thread: handle.thread().clone(),
+            handle: Some(handle),
+        })
+    }
+
+    /// Returns a receiver that completes at `at` (at once if `at` has passed). If the timer has
+    /// stopped, the receiver completes at once with an error.
+    pub fn at(&self, at: Instant) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let wake = {
+            let mut heap = self.shared.lock();
+            if heap.stopped {
+                return rx; // tx dropped: the receiver errs at once.
+            }
+            heap.seq += 1;
+            let seq = heap.seq;
+            let earliest = heap.entries.peek().map(|Reverse(e)| e.at);
+            heap.entries.push(Reverse(Entry { at, seq, tx }));
+            earliest.is_none_or(|e| at < e)
+        };
+        if wake {
+            self.thread.unpark();
+        }
+        rx
+    }
+
+    /// Waits until `at` with the timer's precision.
+    pub async fn sleep_until(&self, at: Instant) {
+        // An error means the timer stopped (shutdown): return at once.
+        let _ = self.at(at).await;
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.shared.lock().stopped = true;
+        self.thread.unpark();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn run(shared: &Shared) {
+    let mut due = Vec::new();
+    loop {
+        let next = {
+            let mut heap = shared.lock();
+            if heap.stopped {
+                heap.entries.clear();
+                return;
+            }
+            let now = Instant::now();
+            while let Some(Reverse(e)) = heap.entries.peek() {
+                if e.at > now + EARLY {
+                    break;
+                }
+                if let Some(Reverse(e)) = heap.entries.pop() {
+                    due.push(e.tx);
+                }
+            }
+            heap.entries.peek().map(|Reverse(e)| e.at)
+        };
+        for tx in due.drain(..) {
+            let _ = tx.send(()); // the request may have been cancelled
+        }
+        match next {
+            Some(at) => {
+                let now = Instant::now();
+                if at > now + EARLY {
+                    thread::park_timeout(at - now - EARLY);
+                }
+            }
+            None => thread::park(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fires_in_order_and_near_the_deadline() {
+        let timer = Timer::start().expect("thread");
+        let start = Instant::now();
+        let late = timer.at(start + Duration::from_millis(30));
+        let early = timer.at(start + Duration::from_millis(10));
+        early.await.expect("fires");
+        let e = start.elapsed();
+        assert!(
+            e >= Duration::from_micros(9_900) && e < Duration::from_millis(25),
+            "{e:?}"
+        );
+        late.await.expect("fires");
+        assert!(start.elapsed() >= Duration::from_micros(29_900));
+    }
+
+    #[tokio::test]
+    async fn drop_releases_waiters() {
+        let timer = Timer::start().expect("thread");
+        let rx = timer.at(Instant::now() + Duration::from_secs(3600));
+        drop(timer);
+        assert!(rx.await.is_err());
+    }
+}
