@@ -17,7 +17,6 @@ use url::Url;
 
 pub use sections::DEFAULT_LISTEN;
 pub use show::effective;
-pub(crate) use sections::is_loopback;
 
 /// Environment variable naming the configuration file (not an override).
 pub const ENV_FILE: &str = "WARMGATE_CONFIG_FILE";
