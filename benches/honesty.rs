@@ -32,8 +32,9 @@ use cases::{Case, Expect, Settings};
 use target::{Kind, Paths};
 use warmgate::GateSettings;
 
-/// Quick mode: simulators 4x faster, warmgate with 1 s windows and a 20 s lookback at 400 rps
-/// (2,000 samples per endpoint per half), tight observation bounds. A few minutes in all.
+/// Quick mode: simulators 4x faster, warmgate with 2 s windows and a 30 s lookback at 400 rps
+/// (400 samples per endpoint per window, 3,000 per half: the same statistics per window as the
+/// defaults' 5 s at 200 rps), tight observation bounds.
 fn quick() -> Settings {
     Settings {
         mode: "quick",
@@ -42,9 +43,9 @@ fn quick() -> Settings {
         user_rate: 200.0,
         gate: GateSettings {
             rate: Some(400.0),
-            window: Some("1s"),
-            lookback: Some("20s"),
-            min_samples: Some(1_500),
+            window: Some("2s"),
+            lookback: Some("30s"),
+            min_samples: Some(2_000),
             deadline: Some("120s"),
         },
         bound_warming: Duration::from_secs(120),

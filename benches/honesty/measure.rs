@@ -27,6 +27,8 @@ pub struct Measured {
     pub p99_ms: f64,
     /// Largest latency, ms.
     pub max_ms: f64,
+    /// p99 latency of each 1 s window (by completion time), ms: where in the burst the tail was.
+    pub window_p99_ms: Vec<f64>,
 }
 
 /// Sends `n` requests at `rate` per second, open loop, spread evenly over `endpoints` of `base`,
@@ -57,7 +59,19 @@ pub async fn open_loop(
     plan.duration = Some(length);
     plan.seed = seed;
     plan.user_agent = "honesty-bench-user/0.1".into();
-    let engine = loadgen::run(plan, CancellationToken::new()).context("cannot start loadgen")?;
+    let mut engine =
+        loadgen::run(plan, CancellationToken::new()).context("cannot start loadgen")?;
+    let mut window_p99_ms = Vec::new();
+    while let Some(w) = engine.next_window().await {
+        let mut all = loadgen::snapshot::new_histogram();
+        for e in &w.endpoints {
+            // Same bounds everywhere: `add` cannot fail.
+            let _ = all.add(&e.latency);
+        }
+        if !all.is_empty() {
+            window_p99_ms.push(all.value_at_quantile(0.99) as f64 / 1000.0);
+        }
+    }
     let report = engine.finish().await;
     let total = &report.total;
     let completed = total.outcomes.total();
@@ -84,6 +98,7 @@ pub async fn open_loop(
         p50_ms: ms(0.5),
         p99_ms: ms(0.99),
         max_ms: latency.max() as f64 / 1000.0,
+        window_p99_ms,
     })
 }
 

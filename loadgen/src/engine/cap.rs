@@ -24,7 +24,11 @@ pub(crate) struct Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let mut n = self.cap.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut n = self
+            .cap
+            .inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *n = n.saturating_sub(1);
         drop(n);
         self.cap.freed.notify_one();
@@ -51,7 +55,9 @@ impl InflightCap {
         let mut n = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
         if *n < self.max {
             *n += 1;
-            Some(Permit { cap: Arc::clone(self) })
+            Some(Permit {
+                cap: Arc::clone(self),
+            })
         } else {
             None
         }
@@ -63,7 +69,9 @@ impl InflightCap {
         loop {
             if *n < self.max {
                 *n += 1;
-                return Some(Permit { cap: Arc::clone(self) });
+                return Some(Permit {
+                    cap: Arc::clone(self),
+                });
             }
             let now = Instant::now();
             if now >= deadline {

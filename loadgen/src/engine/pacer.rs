@@ -125,10 +125,7 @@ impl Pacer {
         self.shared.recorder.sent(ep, late);
         let shared = Arc::clone(&self.shared);
         // If the runtime is shutting down the task is dropped at once, which frees the permit.
-        drop(
-            self.runtime
-                .spawn(send_one(shared, ep, intended, permit)),
-        );
+        drop(self.runtime.spawn(send_one(shared, ep, intended, permit)));
     }
 }
 
@@ -157,7 +154,5 @@ async fn send_one(shared: Arc<Shared>, ep: usize, intended: Instant, permit: Per
         },
     };
     drop(permit);
-    shared
-        .recorder
-        .completed(ep, outcome, intended, sent, done);
+    shared.recorder.completed(ep, outcome, intended, sent, done);
 }

@@ -242,6 +242,10 @@ mod tests {
         }
         late.sort_unstable();
         let median = late[late.len() / 2];
-        assert!(median.abs() < 100, "median lateness {median} us, offset {:?}", timer.offset());
+        assert!(
+            median.abs() < 100,
+            "median lateness {median} us, offset {:?}",
+            timer.offset()
+        );
     }
 }

@@ -85,7 +85,12 @@ pub async fn get(client: &reqwest::Client, url: &str) -> Answer {
 }
 
 /// Sends `total` GETs to `url` from `concurrency` closed loops; answers sorted by `n`.
-pub async fn burst(client: &reqwest::Client, url: &str, total: u64, concurrency: usize) -> Vec<Answer> {
+pub async fn burst(
+    client: &reqwest::Client,
+    url: &str,
+    total: u64,
+    concurrency: usize,
+) -> Vec<Answer> {
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
