@@ -203,32 +203,30 @@ pub(crate) fn judge_endpoint(
     };
     let n_windows = settings.lookback_windows() as f64;
     let drift = theil_sen_slope(&points).map(|slope| (slope * n_windows).exp() - 1.0);
-    match (z, drift) {
-        (Some(z), Some(drift)) => {
-            if z.abs() >= settings.trend_z || drift.abs() >= settings.max_drift {
-                let moving = if drift < 0.0 || (drift == 0.0 && z < 0.0) {
-                    "falling"
-                } else {
-                    "rising"
-                };
-                fail(
-                    rank::TREND,
-                    format!(
-                        "{label} still {moving} (Mann-Kendall z={z:.1}, drift {} over {})",
-                        signed_pct(drift),
-                        secs(settings.lookback)
-                    ),
-                );
-            }
+    if let (Some(z), Some(drift)) = (z, drift) {
+        if z.abs() >= settings.trend_z || drift.abs() >= settings.max_drift {
+            let moving = if drift < 0.0 || (drift == 0.0 && z < 0.0) {
+                "falling"
+            } else {
+                "rising"
+            };
+            fail(
+                rank::TREND,
+                format!(
+                    "{label} still {moving} (Mann-Kendall z={z:.1}, drift {} over {})",
+                    signed_pct(drift),
+                    secs(settings.lookback)
+                ),
+            );
         }
-        _ if samples_old + samples_new > 0 => fail(
+    } else if samples_old + samples_new > 0 {
+        fail(
             rank::TREND,
             format!(
                 "{label} trend needs 3 windows with samples, have {}",
                 points.len()
             ),
-        ),
-        _ => {}
+        );
     }
 
     // Rise over the long horizon (up to HORIZON_LOOKBACKS lookbacks): a slow drift or a
