@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
+
 use warmgate::gate::synth::{Curve, Synth, SynthEndpoint};
 use warmgate::gate::{Gate, GateSettings};
 
@@ -151,8 +153,9 @@ fn loadgen_drift_and_slowdown_shapes_never_open_at_200_rps() {
 
 #[test]
 fn the_naive_adjacent_blocks_rule_would_open_far_too_early_on_the_same_data() {
-    // Guards the point of the whole gate: on tau 60 s, "p99 of adjacent 10 s blocks within
-    // 10%" opens while the app is still much slower than warm; the gate waits.
+    // Guards the point of the whole gate. FIELD-NOTES' naive rule, evaluated every 5 s window:
+    // p99 of the last 10 s within 10% of the 10 s before, 3 times in a row. On tau 60 s it left
+    // ~56% residual slowness (51% here over 40 seeds); the gate leaves ~6%.
     let curve = Curve::Warmup {
         amplitude: 1.0,
         tau: 60.0,
@@ -164,21 +167,19 @@ fn the_naive_adjacent_blocks_rule_would_open_far_too_early_on_the_same_data() {
             Duration::from_secs(5),
             vec![SynthEndpoint::new("home", 500.0, curve)],
         );
-        let mut blocks = Vec::new();
+        let mut windows = Vec::new();
         let mut passes = 0;
         let mut opened = None;
         while synth.elapsed() < 600.0 && opened.is_none() {
-            let mut block = synth.next_snapshot().endpoints[0].latency.clone();
-            block
-                .add(&synth.next_snapshot().endpoints[0].latency)
-                .expect("same bounds");
-            blocks.push(block.value_at_quantile(0.99) as f64);
-            if let [.., a, b] = blocks[..] {
-                passes = if (b / a - 1.0).abs() <= 0.10 {
-                    passes + 1
-                } else {
-                    0
+            windows.push(synth.next_snapshot().endpoints[0].latency.clone());
+            if let [.., a, b, c, d] = &windows[..] {
+                let p99 = |x: &Histogram<u64>, y: &Histogram<u64>| {
+                    let mut m = x.clone();
+                    m.add(y).expect("same bounds");
+                    m.value_at_quantile(0.99) as f64
                 };
+                let change = p99(c, d) / p99(a, b) - 1.0;
+                passes = if change.abs() <= 0.10 { passes + 1 } else { 0 };
                 if passes >= 3 {
                     opened = Some(synth.elapsed());
                 }
@@ -190,13 +191,12 @@ fn the_naive_adjacent_blocks_rule_would_open_far_too_early_on_the_same_data() {
     let gate_residuals: Vec<f64> = (0..6)
         .map(|seed| curve.residual(time_to_ready(curve, seed, 500.0, 600.0).expect("opens")))
         .collect();
-    // FIELD-NOTES: the naive rule leaves ~56% at tau 60 s.
     assert!(
-        median(naive_residuals.clone()) > 0.25,
+        median(naive_residuals.clone()) > 0.35,
         "naive {naive_residuals:?}"
     );
     assert!(
-        median(naive_residuals.clone()) > 2.0 * median(gate_residuals.clone()),
+        median(naive_residuals.clone()) > 3.0 * median(gate_residuals.clone()),
         "naive {naive_residuals:?} vs gate {gate_residuals:?}"
     );
 }
