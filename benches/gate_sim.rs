@@ -109,6 +109,17 @@ fn loadgen_jit(t: f64) -> f64 {
     1.0 + 30.0 * (-t / 10.0).exp()
 }
 
+/// loadgen's `tiered` at 200 rps: 15x for 5 s, 2.5x until 50 s, then warm.
+fn loadgen_tiered(t: f64) -> f64 {
+    if t < 5.0 {
+        15.0
+    } else if t < 50.0 {
+        2.5
+    } else {
+        1.0
+    }
+}
+
 /// loadgen's `drift`: +22%/min forever (e-fold 300 s).
 fn loadgen_drift(t: f64) -> f64 {
     (t / 300.0).exp()
@@ -183,6 +194,11 @@ fn main() {
         Case {
             name: "loadgen jit (200 rps shape)",
             curve: Curve::Custom(loadgen_jit),
+            lookback: 60,
+        },
+        Case {
+            name: "loadgen tiered (200 rps shape)",
+            curve: Curve::Custom(loadgen_tiered),
             lookback: 60,
         },
         Case {

@@ -233,3 +233,61 @@ fn interval_widths_match_field_notes_for_a_lognormal_tail() {
         );
     }
 }
+
+/// loadgen's `tiered` at 200 rps (n = 200 t): 15x for 1,000 requests, 2.5x until 10,000, then
+/// warm. Two plateaus: the gate must not stop on the first.
+fn loadgen_tiered(t: f64) -> f64 {
+    if t < 5.0 {
+        15.0
+    } else if t < 50.0 {
+        2.5
+    } else {
+        1.0
+    }
+}
+
+#[test]
+fn tiered_warmup_opens_only_on_the_last_plateau() {
+    for seed in 0..6 {
+        let t = time_to_ready(Curve::Custom(loadgen_tiered), seed, 200.0, 600.0)
+            .expect("tiered settles at 50 s");
+        assert_eq!(
+            Curve::Custom(loadgen_tiered).residual(t),
+            0.0,
+            "seed {seed}: {t} s"
+        );
+    }
+}
+
+/// loadgen's `errors` at 200 rps: fast 503s (a fifth of warm latency) for 20 s, then `jit`.
+fn errors_then_jit(t: f64) -> f64 {
+    if t < 20.0 {
+        0.2
+    } else {
+        1.0 + 30.0 * (-(t - 20.0) / 10.0).exp()
+    }
+}
+
+#[test]
+fn fast_errors_then_a_jit_warmup_open_once_errors_are_gone_and_latency_settled() {
+    let curve = Curve::Custom(errors_then_jit);
+    for seed in 0..6 {
+        let settings = GateSettings::default();
+        let mut endpoint = SynthEndpoint::new("home", 200.0, curve);
+        endpoint.error_rate = 1.0;
+        let mut synth = Synth::new(seed, settings.window, vec![endpoint]);
+        let mut gate = Gate::new(settings, synth.names());
+        let mut ready_at = None;
+        while synth.elapsed() < 600.0 && ready_at.is_none() {
+            synth.endpoints[0].error_rate = if synth.elapsed() < 20.0 { 1.0 } else { 0.0 };
+            if gate.observe(&synth.next_snapshot()).ready {
+                ready_at = Some(synth.elapsed());
+            }
+        }
+        let t = ready_at.expect("opens once the errors are gone");
+        // Errors leave the lookback's rate under 1% at 20 + 60 s at the earliest; the low
+        // latency of the fast 503s must not read as a rise that blocks the gate for long.
+        assert!((80.0..=300.0).contains(&t), "seed {seed}: ready at {t} s");
+        assert!(curve.residual(t) < 0.01, "seed {seed}: residual at {t} s");
+    }
+}
