@@ -7,7 +7,8 @@
 //! Latency: lognormal sigma 1, median 5 ms, times the profile's curve at the intended send time;
 //! 5 s windows, default gate settings (60 s lookback, 3 consecutive passes), 10 minute limit.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -20,6 +21,9 @@ struct Case {
     curve: Curve,
     lookback: u64,
 }
+
+/// Time spent in `Gate::observe` and the number of calls, for the cost line.
+static OBSERVE: Mutex<(Duration, u64)> = Mutex::new((Duration::ZERO, 0));
 
 /// Seconds until the gate said ready, or `None` within `limit` seconds.
 fn time_to_ready(curve: Curve, seed: u64, rate: f64, lookback: u64, limit: f64) -> Option<f64> {
@@ -34,7 +38,13 @@ fn time_to_ready(curve: Curve, seed: u64, rate: f64, lookback: u64, limit: f64) 
     );
     let mut gate = Gate::new(settings, synth.names());
     while synth.elapsed() < limit {
-        let verdict = gate.observe(&synth.next_snapshot());
+        let snapshot = synth.next_snapshot();
+        let started = Instant::now();
+        let verdict = gate.observe(&snapshot);
+        if let Ok(mut cost) = OBSERVE.lock() {
+            cost.0 += started.elapsed();
+            cost.1 += 1;
+        }
         if verdict.ready {
             return Some(synth.elapsed());
         }
@@ -252,6 +262,13 @@ fn main() {
             ttr,
             res,
             naive_column(case.curve, seeds, rate, limit)
+        );
+    }
+    if let Ok(cost) = OBSERVE.lock() {
+        let per = cost.0.as_secs_f64() * 1e6 / cost.1.max(1) as f64;
+        println!(
+            "Gate::observe: {per:.0} us per call over {} calls (one endpoint, this build profile)",
+            cost.1
         );
     }
 }
