@@ -35,9 +35,10 @@
 //! - [`stats`]: order-statistic interval ranks, Mann-Kendall, Theil-Sen.
 //! - [`synth`]: seeded synthetic snapshots (lognormal latency times a warm-up curve) for tests
 //!   and benchmarks.
-//! - `history` (private): the bounded window memory; `judge` (private): one evaluation and its
-//!   reasons; `format` (private): numbers in reasons.
+//! - private: `history` (the bounded window memory), `judge` (one evaluation, reasons and their
+//!   ranks, the generator), `checks` (each per-endpoint check), `format` (numbers in reasons).
 
+mod checks;
 mod format;
 mod history;
 mod judge;
