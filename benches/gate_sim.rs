@@ -6,6 +6,9 @@
 //! Optional arguments: number of seeds (default 40), rate in rps (default 500).
 //! Latency: lognormal sigma 1, median 5 ms, times the profile's curve at the intended send time;
 //! 5 s windows, default gate settings (60 s lookback, 3 consecutive passes), 10 minute limit.
+//! Residual = the curve's factor at ready minus 1 (for drifts: growth since the start). A drift of
+//! +10%/min equals `max_drift` per lookback: the gate tolerates it by design. The naive rule is
+//! FIELD-NOTES' "p99 of adjacent 10 s blocks within 10%", every 5 s, 3 in a row.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
