@@ -132,7 +132,7 @@ pub(crate) fn trend(
     if let Some(r) = rise.filter(|&r| r >= settings.max_drift) {
         let text = format!(
             "{label} rising over the last {}: {} per {} (Theil-Sen)",
-            secs(settings.window * horizon.len() as u32),
+            secs(settings.window.saturating_mul(horizon.len() as u32)),
             signed_pct(r),
             secs(settings.lookback)
         );

@@ -58,7 +58,7 @@ pub(crate) fn lookback_reason(settings: &GateSettings, history: &History) -> Opt
             "lookback {} of {} windows ({} of {})",
             history.len(),
             need,
-            secs(settings.window * history.len() as u32),
+            secs(settings.window.saturating_mul(history.len() as u32)),
             secs(settings.lookback)
         ),
     })
@@ -73,8 +73,8 @@ pub(crate) fn history_reason(settings: &GateSettings, history: &History) -> Opti
         rank: rank::LOOKBACK,
         text: format!(
             "history {} of {} needed to rule out a slow rise",
-            secs(settings.window * have as u32),
-            secs(settings.window * need as u32)
+            secs(settings.window.saturating_mul(have as u32)),
+            secs(settings.window.saturating_mul(need as u32))
         ),
     })
 }
