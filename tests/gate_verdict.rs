@@ -329,3 +329,85 @@ fn the_verdict_serialises_with_the_status_field_names() {
         "{e}"
     );
 }
+
+#[test]
+fn a_warmup_in_progress_is_reported_as_falling_with_its_numbers() {
+    let curve = Curve::Warmup {
+        amplitude: 3.0,
+        tau: 30.0,
+    };
+    let (mut gate, mut synth) = setup(
+        GateSettings::default(),
+        vec![SynthEndpoint::new("home", 500.0, curve)],
+        15,
+    );
+    let v = run(&mut gate, &mut synth, 12).pop().expect("verdicts");
+    assert!(!v.pass);
+    let trend = v
+        .reasons
+        .iter()
+        .find(|r| r.starts_with("home: p99 still falling (Mann-Kendall z=-"))
+        .unwrap_or_else(|| panic!("no falling reason: {:?}", v.reasons));
+    assert!(trend.ends_with("% over 60s)"), "{trend}");
+    let e = &v.endpoints[0];
+    assert!(e.trend_z.expect("12 windows") < -3.0, "z {:?}", e.trend_z);
+    // Over 60 s the factor falls from 4 to 1.4: the slope says far more than -10%.
+    assert!(e.drift.expect("12 windows") < -0.3, "drift {:?}", e.drift);
+    let change = e.change.expect("both halves");
+    assert!(change < -0.10, "change {change}");
+    assert!(
+        says(&v, "home: p99 changed -") && says(&v, "between halves ("),
+        "{:?}",
+        v.reasons
+    );
+    assert!(says(&v, ", allowed 10% or 1 ms"), "{:?}", v.reasons);
+    // Trend ranks before the change between halves.
+    let pos = |text: &str| v.reasons.iter().position(|r| r.contains(text));
+    assert!(
+        pos("still falling") < pos("between halves"),
+        "{:?}",
+        v.reasons
+    );
+}
+
+#[test]
+fn a_wide_interval_is_reported_as_not_precise_enough() {
+    // 50 rps: 1,500 samples per half; min_samples lowered so that only precision fails.
+    // Relative 95% interval of a lognormal p99 at n = 1,500 is about -15%/+25%.
+    let settings = GateSettings {
+        min_samples: 1000,
+        ..GateSettings::default()
+    };
+    let (mut gate, mut synth) = setup(settings, vec![flat("home", 50.0)], 16);
+    let verdicts = run(&mut gate, &mut synth, 30);
+    let v = verdicts.last().expect("verdicts");
+    let reason = v
+        .reasons
+        .iter()
+        .find(|r| r.starts_with("home: p99 not precise enough: 95% interval "))
+        .unwrap_or_else(|| panic!("no precision reason: {:?}", v.reasons));
+    assert!(reason.ends_with(" ms, allowed 15%"), "{reason}");
+    let e = &v.endpoints[0];
+    let [lo, hi] = e
+        .interval_ms
+        .expect("1,500 samples are enough for an interval");
+    let q = e.q_new_ms.expect("samples");
+    assert!(lo < q * 0.85 || hi > q * 1.15, "{lo} {q} {hi}");
+    assert!(verdicts.iter().all(|v| !v.pass));
+}
+
+#[test]
+fn the_summary_names_the_first_reason_and_counts_the_others() {
+    let mut endpoint = flat("home", 50.0);
+    endpoint.error_rate = 0.5;
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![endpoint], 17);
+    synth.achieved_ratio = 0.5;
+    let v = run(&mut gate, &mut synth, 3).pop().expect("verdicts");
+    let summary = v.summary();
+    assert!(
+        summary.starts_with("not ready: generator: achieved 25 rps of 50 (50%), need 95% (+"),
+        "{summary}"
+    );
+    assert!(summary.ends_with(" more)"), "{summary}");
+    assert!(!summary.contains('\n'));
+}
