@@ -6,8 +6,14 @@
 //! Optional arguments: number of seeds (default 40), rate in rps (default 500).
 //! Latency: lognormal sigma 1, median 5 ms, times the profile's curve at the intended send time;
 //! 5 s windows, default gate settings (60 s lookback, 3 consecutive passes), 10 minute limit.
+//! Residual = the curve's factor at ready minus 1 (for drifts: growth since the start). A drift of
+//! +10%/min equals `max_drift` per lookback: the gate tolerates it by design. The naive rule is
+//! FIELD-NOTES' "p99 of adjacent 10 s blocks within 10%", every 5 s, 3 in a row.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
 
 use warmgate::gate::synth::{Curve, Synth, SynthEndpoint};
 use warmgate::gate::{Gate, GateSettings};
@@ -18,6 +24,9 @@ struct Case {
     curve: Curve,
     lookback: u64,
 }
+
+/// Time spent in `Gate::observe` and the number of calls, for the cost line.
+static OBSERVE: Mutex<(Duration, u64)> = Mutex::new((Duration::ZERO, 0));
 
 /// Seconds until the gate said ready, or `None` within `limit` seconds.
 fn time_to_ready(curve: Curve, seed: u64, rate: f64, lookback: u64, limit: f64) -> Option<f64> {
@@ -32,12 +41,68 @@ fn time_to_ready(curve: Curve, seed: u64, rate: f64, lookback: u64, limit: f64) 
     );
     let mut gate = Gate::new(settings, synth.names());
     while synth.elapsed() < limit {
-        let verdict = gate.observe(&synth.next_snapshot());
+        let snapshot = synth.next_snapshot();
+        let started = Instant::now();
+        let verdict = gate.observe(&snapshot);
+        if let Ok(mut cost) = OBSERVE.lock() {
+            cost.0 += started.elapsed();
+            cost.1 += 1;
+        }
         if verdict.ready {
             return Some(synth.elapsed());
         }
     }
     None
+}
+
+/// Seconds until the naive rule opens: every 5 s window, the p99 of the last 10 s within 10% of
+/// the p99 of the 10 s before, 3 evaluations in a row.
+fn naive_time_to_ready(curve: Curve, seed: u64, rate: f64, limit: f64) -> Option<f64> {
+    let mut synth = Synth::new(
+        seed,
+        Duration::from_secs(5),
+        vec![SynthEndpoint::new("home", rate, curve)],
+    );
+    let mut windows = Vec::new();
+    let mut passes = 0;
+    while synth.elapsed() < limit {
+        windows.push(synth.next_snapshot().endpoints[0].latency.clone());
+        if let [.., a, b, c, d] = &windows[..] {
+            let p99 = |x: &Histogram<u64>, y: &Histogram<u64>| {
+                let mut m = x.clone();
+                let _ = m.add(y);
+                m.value_at_quantile(0.99) as f64
+            };
+            let (old, new) = (p99(a, b), p99(c, d));
+            passes = if (new / old - 1.0).abs() <= 0.10 {
+                passes + 1
+            } else {
+                0
+            };
+            if passes >= 3 {
+                return Some(synth.elapsed());
+            }
+        }
+    }
+    None
+}
+
+/// `opened/seeds` and the median residual at opening, for the table.
+fn naive_column(curve: Curve, seeds: u64, rate: f64, limit: f64) -> String {
+    let mut residuals: Vec<f64> = (0..seeds)
+        .filter_map(|seed| naive_time_to_ready(curve, seed, rate, limit))
+        .map(|t| curve.residual(t))
+        .collect();
+    residuals.sort_by(f64::total_cmp);
+    if residuals.is_empty() {
+        format!("0/{seeds}")
+    } else {
+        format!(
+            "{}/{seeds}, {:.1}%",
+            residuals.len(),
+            pick(&residuals, 0.5) * 100.0
+        )
+    }
 }
 
 /// The `p`-quantile (nearest rank) of sorted `xs`.
@@ -55,6 +120,17 @@ fn loadgen_slowdown(t: f64) -> f64 {
 /// loadgen's `jit` at 200 rps: 31x at first, 10 s e-fold.
 fn loadgen_jit(t: f64) -> f64 {
     1.0 + 30.0 * (-t / 10.0).exp()
+}
+
+/// loadgen's `tiered` at 200 rps: 15x for 5 s, 2.5x until 50 s, then warm.
+fn loadgen_tiered(t: f64) -> f64 {
+    if t < 5.0 {
+        15.0
+    } else if t < 50.0 {
+        2.5
+    } else {
+        1.0
+    }
 }
 
 /// loadgen's `drift`: +22%/min forever (e-fold 300 s).
@@ -134,6 +210,11 @@ fn main() {
             lookback: 60,
         },
         Case {
+            name: "loadgen tiered (200 rps shape)",
+            curve: Curve::Custom(loadgen_tiered),
+            lookback: 60,
+        },
+        Case {
             name: "loadgen drift",
             curve: Curve::Custom(loadgen_drift),
             lookback: 60,
@@ -146,9 +227,9 @@ fn main() {
     ];
     println!("gate simulation: {seeds} seeds, {rate} rps, lognormal sigma 1, 5 s windows, limit {limit} s");
     println!(
-        "| case | opened | time to ready s (min / median / max) | residual at ready (median / max) |"
+        "| case | opened | time to ready s (min / median / max) | residual at ready (median / max) | naive rule: opened, median residual |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for case in &cases {
         let mut times = Vec::new();
         for seed in 0..seeds {
@@ -177,12 +258,20 @@ fn main() {
             )
         };
         println!(
-            "| {} | {}/{} | {} | {} |",
+            "| {} | {}/{} | {} | {} | {} |",
             case.name,
             times.len(),
             seeds,
             ttr,
-            res
+            res,
+            naive_column(case.curve, seeds, rate, limit)
+        );
+    }
+    if let Ok(cost) = OBSERVE.lock() {
+        let per = cost.0.as_secs_f64() * 1e6 / cost.1.max(1) as f64;
+        println!(
+            "Gate::observe: {per:.0} us per call over {} calls (one endpoint, this build profile)",
+            cost.1
         );
     }
 }

@@ -200,3 +200,80 @@ impl History {
         (old, new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loadgen::EndpointWindow;
+    use std::time::Duration;
+
+    fn snapshot(index: u64, latency_us: u64) -> Snapshot {
+        let mut e = EndpointWindow::empty("home");
+        for _ in 0..10 {
+            e.latency.record(latency_us).expect("in range");
+            e.lag.record(100).expect("in range");
+            e.outcomes.add(loadgen::Outcome::Ok);
+        }
+        Snapshot {
+            index,
+            start: Duration::from_secs(5 * index),
+            length: Duration::from_secs(5),
+            target_rate: 2.0,
+            achieved_rate: 2.0,
+            inflight: 0,
+            endpoints: vec![e],
+        }
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_lookback_and_the_horizon() {
+        let names = vec!["home".to_string()];
+        let mut h = History::new(4, 1);
+        for i in 0..100 {
+            h.push(WindowRecord::from_snapshot(
+                &snapshot(i, 1000 + i),
+                &names,
+                0.99,
+            ));
+        }
+        assert_eq!(h.len(), 4);
+        assert!(h.is_full());
+        assert_eq!(h.horizon_len(), 4 * HORIZON_LOOKBACKS);
+        // Every request counted, not only the remembered ones.
+        assert_eq!(h.requests(0), 1000);
+        assert_eq!(h.requests(7), 0);
+        // The horizon holds the newest windows, oldest first.
+        let q = h.horizon_quantiles(0);
+        assert_eq!(q.len(), 12);
+        assert_eq!(q[0].0, 0);
+        assert!(q[0].1 < q[11].1);
+        h.clear();
+        assert_eq!((h.len(), h.horizon_len(), h.requests(0)), (0, 0, 0));
+    }
+
+    #[test]
+    fn halves_split_old_and_new_with_the_odd_window_in_the_new_half() {
+        let names = vec!["home".to_string()];
+        let mut h = History::new(5, 1);
+        for i in 0..5 {
+            h.push(WindowRecord::from_snapshot(
+                &snapshot(i, 1000),
+                &names,
+                0.99,
+            ));
+        }
+        assert_eq!(h.old_len(), 2);
+        let (old, new) = h.merged_halves(0);
+        assert_eq!((old.len(), new.len()), (20, 30));
+    }
+
+    #[test]
+    fn an_endpoint_missing_from_the_snapshot_is_a_window_without_traffic() {
+        let names = vec!["home".to_string(), "gone".to_string()];
+        let r = WindowRecord::from_snapshot(&snapshot(0, 1000), &names, 0.99);
+        assert_eq!(r.endpoints[1].quantile_us, None);
+        assert_eq!(r.endpoints[1].outcomes.total(), 0);
+        assert!(r.endpoints[0].quantile_us.is_some());
+        assert_eq!(r.generator.lag_p99_us, 100);
+    }
+}
