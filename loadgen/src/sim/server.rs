@@ -51,7 +51,12 @@ impl App {
 
     fn truth(&self) -> serde_json::Value {
         let t = self.start.elapsed().as_secs_f64();
-        truth::truth_json(&self.facts, &self.lock(), t)
+        let mut doc = truth::truth_json(&self.facts, &self.lock(), t);
+        doc["timer"] = serde_json::json!({
+            "offset_us": self.timer.offset().as_micros() as u64,
+            "median_lateness_us": self.timer.median_lateness_us(),
+        });
+        doc
     }
 }
 
