@@ -3,8 +3,8 @@
 //!
 //! # Layout
 //! - `schedule`: due time of request i (constant rate or ramp) and the weighted endpoint choice.
-//! - `pacer`: the OS thread that releases requests on time and the task that sends one.
-//! - `cap`: the in-flight cap the pacer waits on (late requests).
+//! - `pacer`: the OS thread that releases requests on time, and the tasks that send them.
+//! - `cap`: the in-flight cap and the backlog of overdue (late) requests.
 //! - `request`: the HTTP client, pre-built requests, answer -> [`Outcome`](crate::Outcome).
 //! - `recorder`: per-endpoint accumulators of the current window.
 //! - `ticker`: one [`Snapshot`] per window into a bounded channel, and the final [`Report`].
@@ -119,21 +119,27 @@ pub fn run(plan: Plan, cancel: CancellationToken) -> Result<Engine, EngineError>
     // `stop` ends the schedule and abandons in-flight requests: on the user's cancel, on
     // dropping the engine, or at the drain deadline.
     let stop = cancel.child_token();
+    let weights: Vec<u32> = plan.endpoints.iter().map(|e| e.weight).collect();
+    let schedule = Schedule::new(plan.rate);
+    let t0 = Instant::now();
     let shared = Arc::new(Shared {
         client,
         endpoints,
         recorder: recorder::Recorder::new(names.iter().map(String::as_str)),
-        cap: cap::InflightCap::new(plan.max_inflight),
+        dispatch: cap::Dispatch::new(
+            plan.max_inflight,
+            schedule::Chooser::new(&weights, plan.seed),
+        ),
+        schedule,
+        t0,
         abandon: stop.clone(),
     });
-    let schedule = Schedule::new(plan.rate);
-    let t0 = Instant::now();
     let end = plan.duration.map(|d| t0 + d);
     let (done_tx, done_rx) = oneshot::channel();
     let pacer = Pacer {
         shared: Arc::clone(&shared),
         schedule,
-        weights: plan.endpoints.iter().map(|e| e.weight).collect(),
+        weights,
         seed: plan.seed,
         t0,
         end,
