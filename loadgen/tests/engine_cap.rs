@@ -14,7 +14,11 @@ fn a_stall_fills_the_cap_and_the_backlog_catches_up_afterwards() {
     let fixture = Fixture::with_stall(Some((Duration::from_secs(1), Duration::from_millis(500))));
     let (_, report) = run_plan(plan(fixture.url("/"), 100.0, 5, Duration::from_secs(3)));
     let t = &report.total;
-    assert!(fixture.peak_inflight() <= 5, "server saw {} at once", fixture.peak_inflight());
+    assert!(
+        fixture.peak_inflight() <= 5,
+        "server saw {} at once",
+        fixture.peak_inflight()
+    );
     assert_eq!(fixture.peak_inflight(), 5, "the stall must fill the cap");
     assert_eq!(report.scheduled, 300);
     assert_eq!(t.sent, 300, "nothing dropped");
@@ -42,7 +46,11 @@ fn a_slow_server_never_sees_more_than_the_cap_and_the_schedule_never_pauses() {
     p.endpoints[0].timeout = Duration::from_secs(5);
     let (windows, report) = run_plan(p);
     let t = &report.total;
-    assert!(fixture.peak_inflight() <= 4, "server saw {} at once", fixture.peak_inflight());
+    assert!(
+        fixture.peak_inflight() <= 4,
+        "server saw {} at once",
+        fixture.peak_inflight()
+    );
     assert!(windows.iter().all(|w| w.inflight <= 4));
     // The schedule kept counting while the cap was full, and the backlog was sent after.
     assert_eq!(report.scheduled, 120);
@@ -55,5 +63,9 @@ fn a_slow_server_never_sees_more_than_the_cap_and_the_schedule_never_pauses() {
     assert!(p99 > 600.0, "latency p99 {p99} ms");
     assert!(service_p99 < 400.0, "service p99 {service_p99} ms");
     // Achieved rate is bounded by capacity (40/s), measured over the time it took to send.
-    assert!(report.achieved_rate < 50.0, "achieved {}", report.achieved_rate);
+    assert!(
+        report.achieved_rate < 50.0,
+        "achieved {}",
+        report.achieved_rate
+    );
 }

@@ -22,7 +22,10 @@ fn timeouts_are_counted_and_recorded_as_the_timeout() {
     // Service time of a timeout is exactly the timeout (1% histogram precision).
     let svc_max = ms(&t.service, 1.0);
     let svc_min = ms(&t.service, 0.0);
-    assert!((99.0..=101.0).contains(&svc_min) && svc_max <= 101.0, "{svc_min}..{svc_max}");
+    assert!(
+        (99.0..=101.0).contains(&svc_min) && svc_max <= 101.0,
+        "{svc_min}..{svc_max}"
+    );
     // Latency = lag + timeout.
     let lat = ms(&t.latency, 0.5);
     assert!((99.0..130.0).contains(&lat), "latency p50 {lat} ms");
@@ -43,7 +46,11 @@ fn refused_connections_are_counted_not_fatal() {
 fn statuses_outside_the_accepted_set_are_http_errors() {
     let fixture = Fixture::start();
     let (_, report) = run_plan(plan(fixture.url("/status/503"), 20.0, 8, HALF_SECOND));
-    assert_eq!(report.total.outcomes.http_error, 10, "{:?}", report.total.outcomes);
+    assert_eq!(
+        report.total.outcomes.http_error, 10,
+        "{:?}",
+        report.total.outcomes
+    );
     let mut p = plan(fixture.url("/status/503"), 20.0, 8, HALF_SECOND);
     p.endpoints[0].accept = StatusSet(vec![503..=503]);
     let (_, report) = run_plan(p);
@@ -63,7 +70,11 @@ fn a_missing_expected_text_is_an_unexpected_body() {
     assert_eq!(report.total.outcomes.ok, 10, "{:?}", report.total.outcomes);
     p.endpoints[0].expect_body = Some("cold".into());
     let (_, report) = run_plan(p);
-    assert_eq!(report.total.outcomes.unexpected_body, 10, "{:?}", report.total.outcomes);
+    assert_eq!(
+        report.total.outcomes.unexpected_body, 10,
+        "{:?}",
+        report.total.outcomes
+    );
 }
 
 #[test]
@@ -72,7 +83,11 @@ fn bodies_beyond_the_cap_are_too_large() {
     let mut p = plan(fixture.url("/bytes/5000"), 20.0, 8, HALF_SECOND);
     p.body_cap = 1000;
     let (_, report) = run_plan(p.clone());
-    assert_eq!(report.total.outcomes.body_too_large, 10, "{:?}", report.total.outcomes);
+    assert_eq!(
+        report.total.outcomes.body_too_large, 10,
+        "{:?}",
+        report.total.outcomes
+    );
     p.body_cap = 5000;
     let (_, report) = run_plan(p);
     assert_eq!(report.total.outcomes.ok, 10, "{:?}", report.total.outcomes);

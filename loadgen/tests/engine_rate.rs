@@ -23,15 +23,27 @@ fn check_rate(rate: f64, secs: u64) {
         report.scheduled
     );
     assert_eq!(t.sent, report.scheduled, "every due request is sent");
-    assert_eq!(t.outcomes.ok, t.sent, "every request answered: {:?}", t.outcomes);
-    assert_eq!(fixture.requests(), t.sent, "the server saw every request once");
+    assert_eq!(
+        t.outcomes.ok, t.sent,
+        "every request answered: {:?}",
+        t.outcomes
+    );
+    assert_eq!(
+        fixture.requests(),
+        t.sent,
+        "the server saw every request once"
+    );
     assert_eq!(t.late, 0, "a fast server never fills the cap");
     // Pacing from an OS thread: lag is sub-millisecond normally; allow a noisy shared box.
     let lag_p50 = ms(&t.lag, 0.5);
     assert!(lag_p50 < 2.0, "median schedule lag {lag_p50} ms");
     // Every full window's target rate is the schedule's.
     for w in &windows[..windows.len() - 1] {
-        assert!((w.target_rate / rate - 1.0).abs() < 0.01, "{}", w.target_rate);
+        assert!(
+            (w.target_rate / rate - 1.0).abs() < 0.01,
+            "{}",
+            w.target_rate
+        );
     }
     let sum: u64 = windows.iter().map(|w| w.endpoints[0].sent).sum();
     assert_eq!(sum, t.sent, "windows add up to the report");

@@ -16,7 +16,12 @@ fn one_snapshot_per_window_then_the_channel_closes() {
     p.window = Duration::from_millis(200);
     let (windows, report) = run_plan(p);
     // 5 full windows and a last one of ~50 ms.
-    assert_eq!(windows.len(), 6, "{:?}", windows.iter().map(|w| w.length).collect::<Vec<_>>());
+    assert_eq!(
+        windows.len(),
+        6,
+        "{:?}",
+        windows.iter().map(|w| w.length).collect::<Vec<_>>()
+    );
     assert_eq!(report.windows, 6);
     for (i, w) in windows.iter().enumerate() {
         assert_eq!(w.index, i as u64);
@@ -26,8 +31,16 @@ fn one_snapshot_per_window_then_the_channel_closes() {
     for w in &windows[..5] {
         let len = w.length.as_secs_f64();
         assert!((0.18..0.26).contains(&len), "window length {len}");
-        assert!((w.target_rate - 100.0).abs() < 1.0, "target {}", w.target_rate);
-        assert!((w.achieved_rate / 100.0 - 1.0).abs() < 0.3, "achieved {}", w.achieved_rate);
+        assert!(
+            (w.target_rate - 100.0).abs() < 1.0,
+            "target {}",
+            w.target_rate
+        );
+        assert!(
+            (w.achieved_rate / 100.0 - 1.0).abs() < 0.3,
+            "achieved {}",
+            w.achieved_rate
+        );
     }
     assert!(windows[5].length < Duration::from_millis(150));
     for pair in windows.windows(2) {
@@ -36,7 +49,10 @@ fn one_snapshot_per_window_then_the_channel_closes() {
     let scheduled: u64 = windows.iter().map(|w| w.endpoints[0].scheduled).sum();
     assert_eq!(scheduled, 105);
     assert_eq!(report.scheduled, 105);
-    let completed: u64 = windows.iter().map(|w| w.endpoints[0].outcomes.total()).sum();
+    let completed: u64 = windows
+        .iter()
+        .map(|w| w.endpoints[0].outcomes.total())
+        .sum();
     assert_eq!(completed, report.total.outcomes.total());
 }
 
@@ -66,9 +82,15 @@ fn cancel_stops_a_run_without_duration_promptly() {
         (engine.finish().await, stopped_in)
     });
     let stopped_in = stopped_in.expect("cancelled");
-    assert!(stopped_in < Duration::from_millis(300), "stopped {stopped_in:?} after cancel");
+    assert!(
+        stopped_in < Duration::from_millis(300),
+        "stopped {stopped_in:?} after cancel"
+    );
     let sent = report.total.sent;
-    assert!((90..=140).contains(&sent), "sent {sent} in ~0.5-0.6 s at 200/s");
+    assert!(
+        (90..=140).contains(&sent),
+        "sent {sent} in ~0.5-0.6 s at 200/s"
+    );
     let after = fixture.requests();
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(fixture.requests(), after, "no request after the run ended");
@@ -93,7 +115,11 @@ fn dropping_the_engine_stops_its_traffic() {
     let after = fixture.requests();
     assert!(after > 20, "traffic flowed: {after}");
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(fixture.requests(), after, "no request after the engine was dropped");
+    assert_eq!(
+        fixture.requests(),
+        after,
+        "no request after the engine was dropped"
+    );
 }
 
 #[test]
@@ -108,10 +134,22 @@ fn a_ramp_schedules_the_integral_of_its_rate() {
     p.window = Duration::from_millis(250);
     let (windows, report) = run_plan(p);
     // 110 during the ramp, then 200.
-    assert!((309..=311).contains(&report.scheduled), "{}", report.scheduled);
+    assert!(
+        (309..=311).contains(&report.scheduled),
+        "{}",
+        report.scheduled
+    );
     assert_eq!(report.total.sent, report.scheduled);
-    assert!(windows[0].target_rate < 60.0, "first window {}", windows[0].target_rate);
-    assert!(windows[5].target_rate > 195.0, "after the ramp {}", windows[5].target_rate);
+    assert!(
+        windows[0].target_rate < 60.0,
+        "first window {}",
+        windows[0].target_rate
+    );
+    assert!(
+        windows[5].target_rate > 195.0,
+        "after the ramp {}",
+        windows[5].target_rate
+    );
 }
 
 #[test]

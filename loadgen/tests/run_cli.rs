@@ -9,7 +9,10 @@ use engine_fixture::{closed_port, Fixture};
 fn stderr_of(args: &[&str]) -> (i32, String) {
     let out = loadgen_run(args);
     let code = out.status.code().unwrap_or(-1);
-    (code, String::from_utf8_lossy(&out.stderr).trim().to_string())
+    (
+        code,
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    )
 }
 
 #[test]
@@ -44,8 +47,14 @@ fn bad_values_get_one_line_without_the_header_value() {
         (vec!["--rate", "0"], "rate"),
         (vec!["--rate", "10", "-c", "0"], "max_inflight"),
         (vec!["--rate", "10", "-X", "GE T"], "method"),
-        (vec!["--rate", "10", "-H", "X-Token hunter2secret"], "header"),
-        (vec!["--rate", "10", "-H", "X-Token: hunter2\u{1}secret"], "header"),
+        (
+            vec!["--rate", "10", "-H", "X-Token hunter2secret"],
+            "header",
+        ),
+        (
+            vec!["--rate", "10", "-H", "X-Token: hunter2\u{1}secret"],
+            "header",
+        ),
     ] {
         let mut all = vec![url, "--duration", "1s"];
         all.extend(args.iter().copied());
@@ -71,7 +80,13 @@ fn json_output_has_the_documented_keys_and_no_header_value() {
         "Authorization: Bearer topsecret-token",
     ];
     let v = loadgen_run_json(&args);
-    for key in ["requests", "achieved_rate", "duration_s", "late", "scheduled"] {
+    for key in [
+        "requests",
+        "achieved_rate",
+        "duration_s",
+        "late",
+        "scheduled",
+    ] {
         assert!(v[key].is_number(), "{key} in {v}");
     }
     for h in ["latency_ms", "service_ms", "lag_ms"] {
@@ -79,7 +94,14 @@ fn json_output_has_the_documented_keys_and_no_header_value() {
             assert!(v[h][q].is_number(), "{h}.{q} in {v}");
         }
     }
-    for o in ["ok", "http_error", "timeout", "connect_error", "other", "body_too_large"] {
+    for o in [
+        "ok",
+        "http_error",
+        "timeout",
+        "connect_error",
+        "other",
+        "body_too_large",
+    ] {
         assert!(v["outcomes"][o].is_number(), "outcomes.{o} in {v}");
     }
     assert_eq!(v["requests"], 100);
@@ -89,7 +111,10 @@ fn json_output_has_the_documented_keys_and_no_header_value() {
     let out = loadgen_run(&args[..5]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(table.contains("p99.9") && table.contains("latency"), "{table}");
+    assert!(
+        table.contains("p99.9") && table.contains("latency"),
+        "{table}"
+    );
     let with_header = loadgen_run(&args);
     let all = format!(
         "{}{}",

@@ -116,7 +116,9 @@ impl Ticker {
         let length = now.saturating_duration_since(start);
         let from = start.saturating_duration_since(self.t0);
         let to = sched_end.unwrap_or(now).max(start);
-        let due = self.schedule.count_at(to.saturating_duration_since(self.t0))
+        let due = self
+            .schedule
+            .count_at(to.saturating_duration_since(self.t0))
             - self.schedule.count_at(from);
         let secs = length.as_secs_f64();
         let sent: u64 = endpoints.iter().map(|e| e.sent).sum();
@@ -141,7 +143,12 @@ async fn sleep_until_opt(t: Option<Instant>) {
 }
 
 /// The final report from the running totals.
-fn report(endpoints: Vec<EndpointWindow>, elapsed: Duration, ran: Duration, windows: u64) -> Report {
+fn report(
+    endpoints: Vec<EndpointWindow>,
+    elapsed: Duration,
+    ran: Duration,
+    windows: u64,
+) -> Report {
     let mut total = EndpointWindow::empty("total");
     for e in &endpoints {
         total.merge(e);
@@ -150,7 +157,11 @@ fn report(endpoints: Vec<EndpointWindow>, elapsed: Duration, ran: Duration, wind
     Report {
         elapsed,
         scheduled: total.scheduled,
-        achieved_rate: if secs > 0.0 { total.sent as f64 / secs } else { 0.0 },
+        achieved_rate: if secs > 0.0 {
+            total.sent as f64 / secs
+        } else {
+            0.0
+        },
         windows,
         endpoints,
         total,

@@ -44,7 +44,9 @@ impl SimProcess {
         write!(s, "GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n").expect("write");
         let mut raw = String::new();
         s.read_to_string(&mut raw).expect("read");
-        raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+        raw.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
     }
 
     /// The sim's `/sim/truth` document.
