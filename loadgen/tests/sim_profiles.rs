@@ -7,7 +7,10 @@ mod sim_support;
 
 use std::time::{Duration, Instant};
 
-use sim_support::{burst, client, latencies, quantile, truth, Conn, SimProc, SERIAL};
+use sim_support::{
+    burst, client, intended_latencies, latencies, quantile, server_latencies, truth, Conn, SimProc,
+    SERIAL,
+};
 
 #[tokio::test]
 async fn flat_median_matches_the_analytic_one() {
@@ -17,30 +20,51 @@ async fn flat_median_matches_the_analytic_one() {
     let sim = SimProc::start(&["--profile", "flat", "--sigma", "0"]);
     let answers = burst(&sim.url, "/x", 300, 1).await;
     let median = quantile(&mut latencies(&answers, 50..300), 0.5);
+    let server = quantile(&mut server_latencies(&answers, 50..300), 0.5);
     let timer = truth(&c, &sim.url).await["timer"].clone();
-    eprintln!("fixed 10 ms: median {median:.3} ms, timer {timer}");
-    // Server side, wake-ups land on the deadline.
+    eprintln!("fixed 10 ms: median {median:.3} ms (server side {server:.3}), timer {timer}");
+    // Server side, from arrival to answer: the simulator's own precision.
     let late = timer["median_lateness_us"].as_i64().expect("lateness");
     assert!(late.abs() < 100, "timer wakes {late} us after the deadline");
-    // End to end, with a debug server and the OS's wake-ups on a loaded 2-core box (measured
-    // 10.2-10.4 ms at load 5-8): within 5%.
     assert!(
-        (median / 10.0 - 1.0).abs() < 0.05,
+        (server / 10.0 - 1.0).abs() < 0.02,
+        "server-side median {server} ms"
+    );
+    // End to end the client's own wake-up after a 10 ms sleep adds 0.1-0.3 ms on an idle box
+    // and up to ~0.7 ms at load 8 on 2 cores (measured): bound it at 10%.
+    assert!(
+        (median / 10.0 - 1.0).abs() < 0.10,
         "median {median} ms for 10 ms"
     );
 
     // Default lognormal (median 10 ms, sigma 0.5): sample median and p99 near the truth.
     let sim = SimProc::start(&["--profile", "flat", "--seed", "3"]);
     let answers = burst(&sim.url, "/y", 1500, 4).await;
-    let mut ms: Vec<f64> = answers.iter().map(|a| a.ms).collect();
     let t = truth(&c, &sim.url).await;
     let p50 = t["steady_p50_ms"].as_f64().expect("p50");
     let p99 = t["steady_p99_ms"].as_f64().expect("p99");
-    let m50 = quantile(&mut ms, 0.5);
-    let m99 = quantile(&mut ms, 0.99);
-    // 95% intervals for n = 1500 are about +/-3% (median) and +/-10% (p99).
-    assert!((m50 / p50 - 1.0).abs() < 0.06, "median {m50} vs {p50}");
-    assert!((m99 / p99 - 1.0).abs() < 0.15, "p99 {m99} vs {p99}");
+    // The simulated latencies follow the analytic distribution (seeded: the same sample on
+    // every run; sampling sd for n = 1500, sigma 0.5: 1.6% at the median, ~4% at p99).
+    let mut intended = intended_latencies(&answers, 0..1500);
+    let i50 = quantile(&mut intended, 0.5);
+    let i99 = quantile(&mut intended, 0.99);
+    // And the server delivers each on time.
+    let mut error: Vec<f64> = answers
+        .iter()
+        .map(|a| a.server_ms.expect("app") - a.intended_ms.expect("sim"))
+        .collect();
+    let err50 = quantile(&mut error, 0.5);
+    let err90 = quantile(&mut error, 0.9);
+    let e50 = quantile(&mut latencies(&answers, 0..1500), 0.5);
+    eprintln!(
+        "lognormal: simulated median {i50:.3} (truth {p50:.3}), p99 {i99:.3} (truth {p99:.3}); \
+         server-side error p50 {err50:.3} p90 {err90:.3}; client median {e50:.3} ms"
+    );
+    assert!((i50 / p50 - 1.0).abs() < 0.05, "median {i50} vs {p50}");
+    assert!((i99 / p99 - 1.0).abs() < 0.12, "p99 {i99} vs {p99}");
+    assert!(err50.abs() < 0.2, "server-side error median {err50} ms");
+    // No end-to-end bound here: with 4 client threads at load 9 on 2 cores the client's
+    // wake-ups alone cost 0.5-1.5 ms (printed above for the record).
 }
 
 #[tokio::test]

@@ -111,7 +111,18 @@ async fn handle(
     let status =
         StatusCode::from_u16(admission.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::json!({ "path": path, "n": admission.n, "status": admission.status });
-    Ok(respond(status, "application/json", body.to_string()))
+    let mut res = respond(status, "application/json", body.to_string());
+    // The server-side time from arrival to answer (`app`) and the simulated latency it aimed at
+    // (`sim`), so that clients can tell the simulator's precision from their own wake-up costs.
+    let timing = format!(
+        "app;dur={:.3}, sim;dur={:.3}",
+        arrival.elapsed().as_secs_f64() * 1000.0,
+        admission.delay_s * 1000.0
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&timing) {
+        res.headers_mut().insert("server-timing", value);
+    }
+    Ok(res)
 }
 
 /// Accepts connections on `listener` and serves `app` until `cancel` fires; then closes the

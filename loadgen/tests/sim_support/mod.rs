@@ -73,6 +73,10 @@ pub struct Answer {
     pub status: u16,
     /// Client-side latency in ms.
     pub ms: f64,
+    /// Server-side time from arrival to answer in ms (`Server-Timing: app;dur=`), if sent.
+    pub server_ms: Option<f64>,
+    /// The simulated latency the server aimed at in ms (`Server-Timing: sim;dur=`), if sent.
+    pub intended_ms: Option<f64>,
 }
 
 /// GETs `url` and times it.
@@ -80,11 +84,28 @@ pub async fn get(client: &reqwest::Client, url: &str) -> Answer {
     let start = Instant::now();
     let res = client.get(url).send().await.expect("request");
     let status = res.status().as_u16();
+    let timing = res
+        .headers()
+        .get("server-timing")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let bytes = res.bytes().await.expect("body");
     let body: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON body");
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let n = body["n"].as_u64().expect("n in body");
-    Answer { n, status, ms }
+    let server_ms = timing
+        .as_deref()
+        .and_then(|t| parse_server_timing(t, "app"));
+    let intended_ms = timing
+        .as_deref()
+        .and_then(|t| parse_server_timing(t, "sim"));
+    Answer {
+        n,
+        status,
+        ms,
+        server_ms,
+        intended_ms,
+    }
 }
 
 /// Sends `total` GETs to `base` + `path` from `concurrency` closed loops (threads with the
@@ -200,6 +221,40 @@ impl Conn {
         let body: serde_json::Value =
             serde_json::from_slice(&got[head_end + 4..head_end + 4 + len]).expect("JSON body");
         let n = body["n"].as_u64().expect("n in body");
-        Answer { n, status, ms }
+        let head = status_line.to_ascii_lowercase();
+        let timing = head.lines().find_map(|l| l.strip_prefix("server-timing:"));
+        Answer {
+            n,
+            status,
+            ms,
+            server_ms: timing.and_then(|t| parse_server_timing(t, "app")),
+            intended_ms: timing.and_then(|t| parse_server_timing(t, "sim")),
+        }
     }
+}
+
+/// The `dur` of metric `name` in a `Server-Timing: app;dur=12.345, sim;dur=12.3` value.
+fn parse_server_timing(value: &str, name: &str) -> Option<f64> {
+    value.split(',').find_map(|m| {
+        let (metric, dur) = m.trim().split_once(";dur=")?;
+        (metric == name).then(|| dur.parse().ok()).flatten()
+    })
+}
+
+/// The server-side durations of `answers` whose index is in `range`.
+pub fn server_latencies(answers: &[Answer], range: std::ops::Range<u64>) -> Vec<f64> {
+    answers
+        .iter()
+        .filter(|a| range.contains(&a.n))
+        .map(|a| a.server_ms.expect("Server-Timing app"))
+        .collect()
+}
+
+/// The simulated (intended) latencies of `answers` whose index is in `range`.
+pub fn intended_latencies(answers: &[Answer], range: std::ops::Range<u64>) -> Vec<f64> {
+    answers
+        .iter()
+        .filter(|a| range.contains(&a.n))
+        .map(|a| a.intended_ms.expect("Server-Timing sim"))
+        .collect()
 }
