@@ -175,3 +175,16 @@ fn weights_split_the_traffic() {
     assert_eq!(report.endpoints[0].name, "a");
     assert_eq!(report.total.sent, 200);
 }
+
+#[test]
+fn absurd_but_valid_plans_run_without_panicking() {
+    let fixture = Fixture::start();
+    // One request at t0, the next in ~30,000 years; a window and a timeout longer than any run.
+    let mut p = plan(fixture.url("/"), 1e-12, 4, Duration::from_millis(300));
+    p.window = Duration::MAX;
+    p.endpoints[0].timeout = Duration::from_secs(1);
+    let (windows, report) = run_plan(p);
+    assert_eq!(windows.len(), 1, "only the final window");
+    assert_eq!(report.scheduled, 1);
+    assert_eq!(report.total.outcomes.ok, 1);
+}

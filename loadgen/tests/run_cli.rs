@@ -3,7 +3,7 @@
 
 mod engine_fixture;
 
-use engine_fixture::bin::{loadgen_run, loadgen_run_json};
+use engine_fixture::bin::{loadgen_run, loadgen_run_json, SimProcess};
 use engine_fixture::{closed_port, Fixture};
 
 fn stderr_of(args: &[&str]) -> (i32, String) {
@@ -129,4 +129,12 @@ fn refused_connections_are_reported_not_fatal() {
     let url = format!("http://{}/", closed_port());
     let v = loadgen_run_json(&[&url, "--rate", "50", "--duration", "1s"]);
     assert_eq!(v["outcomes"]["connect_error"], 50, "{v}");
+}
+
+#[test]
+fn http2_prior_knowledge_talks_h2c_to_the_sim() {
+    let sim = SimProcess::start(&["--profile", "flat", "--base-ms", "1"]);
+    let url = format!("{}/h2", sim.base);
+    let v = loadgen_run_json(&[&url, "--rate", "50", "--duration", "1s", "--http2"]);
+    assert_eq!(v["outcomes"]["ok"], 50, "{v}");
 }

@@ -134,7 +134,8 @@ pub fn run(plan: Plan, cancel: CancellationToken) -> Result<Engine, EngineError>
         t0,
         abandon: stop.clone(),
     });
-    let end = plan.duration.map(|d| t0 + d);
+    // A duration too long to represent is a run until cancelled.
+    let end = plan.duration.and_then(|d| t0.checked_add(d));
     let (done_tx, done_rx) = oneshot::channel();
     let pacer = Pacer {
         shared: Arc::clone(&shared),

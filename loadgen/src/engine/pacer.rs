@@ -81,14 +81,14 @@ impl Pacer {
                 return self.end.map_or(now, |e| e.min(now));
             }
             // Mark everything due by now (bounded lead over sending).
-            let mut next_at = self.t0 + self.schedule.due(next_due);
+            let mut next_at = self.schedule.due_at(self.t0, next_due);
             while next_at <= now
                 && self.end.is_none_or(|e| next_at < e)
                 && next_due < sent.saturating_add(MAX_COUNT_AHEAD)
             {
                 self.shared.recorder.scheduled(due_chooser.next_index());
                 next_due += 1;
-                next_at = self.t0 + self.schedule.due(next_due);
+                next_at = self.schedule.due_at(self.t0, next_due);
             }
             sent = self.shared.dispatch.release(next_due, &mut tickets);
             for (ticket, permit) in tickets.drain(..) {
@@ -143,7 +143,7 @@ async fn send_one(shared: &Shared, ticket: Ticket) -> bool {
     let Some(prepared) = shared.endpoints.get(ticket.endpoint) else {
         return false;
     };
-    let intended = shared.t0 + shared.schedule.due(ticket.index);
+    let intended = shared.schedule.due_at(shared.t0, ticket.index);
     shared.recorder.sent(ticket.endpoint, ticket.late);
     let sent = Instant::now();
     let timeout = prepared.timeout;

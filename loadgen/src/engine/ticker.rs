@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::pacer::Shared;
-use crate::engine::schedule::Schedule;
+use crate::engine::schedule::{later, Schedule};
 use crate::snapshot::{EndpointWindow, Report, Snapshot};
 
 /// How often the drain checks whether every request has ended.
@@ -51,9 +51,9 @@ impl Ticker {
         let mut totals: Vec<EndpointWindow> = names.iter().map(EndpointWindow::empty).collect();
         let mut index = 0u64;
         let mut win_start = self.t0;
-        let mut next_tick = self.t0 + self.window;
+        let mut next_tick = later(self.t0, self.window);
         let mut schedule_end: Option<Instant> = None;
-        let give_up = self.end.map(|e| e + self.drain);
+        let give_up = self.end.map(|e| later(e, self.drain));
         loop {
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
@@ -66,7 +66,7 @@ impl Ticker {
                     index += 1;
                     win_start = now;
                     while next_tick <= now {
-                        next_tick += self.window;
+                        next_tick = later(next_tick, self.window);
                     }
                     // An error only means the reader is gone; the run goes on to its report.
                     let _ = self.tx.send(snap).await;
