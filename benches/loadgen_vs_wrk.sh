@@ -120,10 +120,15 @@ w, wc, l, lc, rss, rcpu, secs, rrate, conns = sys.argv[1:]
 w, wc, l, lc, rss, rcpu, secs = map(float, (w, wc, l, lc, rss, rcpu, secs))
 print()
 print(f"target: loadgen sim --profile flat --base-ms 0 (CPU 1); clients on CPU 0, {conns} in flight")
-print(f"{'':10}{'max req/s':>12}{'CPU s/100k':>12}")
-print(f"{'wrk':10}{w:>12.0f}{wc:>12.3f}")
-print(f"{'loadgen':10}{l:>12.0f}{lc:>12.3f}")
-print(f"{'ratio':10}{l / w:>12.2f}{lc / wc:>12.2f}   (loadgen / wrk; goal: throughput >= 0.80)")
+# CPU per request bounds what one client core can send when the target is not the bottleneck.
+print(f"{'':10}{'max req/s':>12}{'CPU s/100k':>12}{'core use':>10}{'req/s per core':>16}")
+print(f"{'wrk':10}{w:>12.0f}{wc:>12.3f}{w * wc / 1e5:>10.0%}{1e5 / wc:>16.0f}")
+print(f"{'loadgen':10}{l:>12.0f}{lc:>12.3f}{l * lc / 1e5:>10.0%}{1e5 / lc:>16.0f}")
+print(f"{'ratio':10}{l / w:>12.2f}{lc / wc:>12.2f}{'':>10}{wc / lc:>16.2f}"
+      "   (loadgen / wrk; goal: throughput >= 0.80)")
+if max(w * wc, l * lc) / 1e5 < 0.9:
+    print("note: neither client used its whole core, so the target (or a busy machine) set the "
+          "max req/s;\n      'req/s per core' (1 / CPU per request) compares the clients themselves.")
 print(f"loadgen peak RSS at 2000 req/s for {secs:.0f}s: {rss / 1024:.1f} MiB "
       f"(achieved {rrate} req/s, {rcpu / secs * 100:.1f}% of a core)")
 EOF
