@@ -115,7 +115,7 @@ pub fn run(plan: Plan, cancel: CancellationToken) -> Result<Engine, EngineError>
         .map(|e| e.timeout)
         .max()
         .unwrap_or(Duration::ZERO)
-        + DRAIN_MARGIN;
+        .saturating_add(DRAIN_MARGIN);
     // `stop` ends the schedule and abandons in-flight requests: on the user's cancel, on
     // dropping the engine, or at the drain deadline.
     let stop = cancel.child_token();

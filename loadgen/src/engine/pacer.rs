@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::cap::{Dispatch, Permit, Ticket};
 use crate::engine::recorder::Recorder;
 use crate::engine::request::Prepared;
-use crate::engine::schedule::{Chooser, Schedule};
+use crate::engine::schedule::{later, Chooser, Schedule};
 use crate::outcome::Outcome;
 
 /// The longest the pacer sleeps before checking for cancellation again.
@@ -153,7 +153,7 @@ async fn send_one(shared: &Shared, ticket: Ticket) -> bool {
         r = tokio::time::timeout(timeout, prepared.exchange(&shared.client)) => match r {
             Ok(outcome) => (outcome, Instant::now()),
             // The timer fires on a millisecond tick: record exactly the timeout.
-            Err(_) => (Outcome::Timeout, sent + timeout),
+            Err(_) => (Outcome::Timeout, later(sent, timeout)),
         },
     };
     shared
