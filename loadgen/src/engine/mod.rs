@@ -9,6 +9,20 @@
 //! - `recorder`: per-endpoint accumulators of the current window.
 //! - `ticker`: one [`Snapshot`] per window into a bounded channel, and the final [`Report`].
 //!
+//! Rules worth knowing:
+//! - Latency = completion - intended time; service = completion - actual send; lag = actual
+//!   send - intended time. Never `record_correct`ed (the intended time already counts a stall).
+//! - Past `max_inflight`, due requests wait in a backlog (a range of indices, constant memory)
+//!   and count as `late`; requests that end hand their place to the oldest overdue one. The
+//!   schedule never pauses and nothing is dropped.
+//! - Timeout: runs from the actual send; a timed-out request is recorded with service =
+//!   timeout and latency = lag + timeout, outcome `Timeout`.
+//! - Attribution: histograms and outcomes go to the window a request **completes** in;
+//!   `scheduled` to the window it fell due in; `sent`/`late` to the window it was sent in.
+//! - End: after `plan.duration`, overdue and in-flight requests may finish (up to the longest
+//!   endpoint timeout), then the last, partial window is emitted and the channel closes. On
+//!   cancellation (or dropping the [`Engine`]) in-flight requests are abandoned at once.
+//!
 //! Threads: the pacer is one dedicated OS thread (precise sleeps); requests and the ticker run on
 //! the caller's tokio runtime. Memory: one window and one running total per endpoint, plus at
 //! most [`CHANNEL_WINDOWS`] unread snapshots, whatever the run length.
