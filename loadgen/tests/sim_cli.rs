@@ -13,13 +13,29 @@ async fn health_answers_at_once_while_the_app_is_cold() {
     let c = client();
     // The first profile request costs 31 x 50 ms; /health must not.
     let start = Instant::now();
-    let res = c.get(format!("{}/health", sim.url)).send().await.expect("health");
+    let res = c
+        .get(format!("{}/health", sim.url))
+        .send()
+        .await
+        .expect("health");
     assert_eq!(res.status(), 200);
-    assert!(start.elapsed() < Duration::from_millis(200), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
     let cold = get(&c, &format!("{}/", sim.url)).await;
-    assert!(cold.ms > 31.0 * 50.0 * 0.5, "first jit request took {} ms", cold.ms);
+    assert!(
+        cold.ms > 31.0 * 50.0 * 0.5,
+        "first jit request took {} ms",
+        cold.ms
+    );
     let start = Instant::now();
-    let res = c.get(format!("{}/health", sim.url)).send().await.expect("health");
+    let res = c
+        .get(format!("{}/health", sim.url))
+        .send()
+        .await
+        .expect("health");
     assert_eq!(res.status(), 200);
     assert!(start.elapsed() < Duration::from_millis(200));
 }
@@ -48,7 +64,10 @@ async fn truth_reports_the_contract_fields() {
     assert_eq!(t["constants"]["jit_requests"], 500.0);
     let p50 = t["steady_p50_ms"].as_f64().expect("p50");
     let p99 = t["steady_p99_ms"].as_f64().expect("p99");
-    assert!((p50 - 10.0).abs() < 1e-6 && (p99 - 32.0).abs() < 0.01, "{p50} {p99}");
+    assert!(
+        (p50 - 10.0).abs() < 1e-6 && (p99 - 32.0).abs() < 0.01,
+        "{p50} {p99}"
+    );
     // /health and /sim/truth are not counted.
     assert_eq!(truth(&c, &sim.url).await["served"], 4);
 }
@@ -68,7 +87,8 @@ async fn never_settling_profiles_say_so() {
 
 #[test]
 fn bad_flags_exit_non_zero_with_a_one_line_error() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
+        (&["--threads", "0"], "--threads"),
         (&["--profile", "warm"], "--profile"),
         (&["--speed", "0"], "--speed"),
         (&["--speed", "nan"], "--speed"),
@@ -87,7 +107,10 @@ fn bad_flags_exit_non_zero_with_a_one_line_error() {
         assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
         let err = String::from_utf8_lossy(&out.stderr);
         let first = err.lines().next().unwrap_or_default();
-        assert!(first.contains(needle), "{args:?}: first stderr line {first:?}");
+        assert!(
+            first.contains(needle),
+            "{args:?}: first stderr line {first:?}"
+        );
     }
 }
 
@@ -106,7 +129,10 @@ fn sigterm_stops_it_cleanly() {
             assert!(code.success(), "exit status {code:?}");
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(5), "still running 5 s after SIGTERM");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -119,7 +145,11 @@ async fn serves_h2c_with_prior_knowledge() {
         .http2_prior_knowledge()
         .build()
         .expect("client");
-    let res = c.get(format!("{}/x", sim.url)).send().await.expect("h2c request");
+    let res = c
+        .get(format!("{}/x", sim.url))
+        .send()
+        .await
+        .expect("h2c request");
     assert_eq!(res.version(), reqwest::Version::HTTP_2);
     assert_eq!(res.status(), 200);
     assert_eq!(truth(&c, &sim.url).await["paths"]["/x"]["served"], 1);

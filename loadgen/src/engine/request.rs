@@ -165,7 +165,8 @@ impl<'a> Matcher<'a> {
         // Keep the last n-1 bytes of everything seen so far.
         if chunk.len() >= n - 1 {
             self.carry.clear();
-            self.carry.extend_from_slice(&chunk[chunk.len() - (n - 1)..]);
+            self.carry
+                .extend_from_slice(&chunk[chunk.len() - (n - 1)..]);
         } else {
             let excess = self.carry.len().saturating_sub(n - 1);
             self.carry.drain(..excess);
