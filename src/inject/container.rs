@@ -108,8 +108,46 @@ fn http_get(path: &str, port: Value) -> Value {
     map(vec![("path", Value::from(path)), ("port", port)])
 }
 
-/// The container `warmgate inject` appends to the pod spec.
-pub fn container(image: &str, settings: &Settings) -> Value {
+/// How warmgate joins the pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A regular container beside the app; the app's readinessProbe carries warm-up.
+    Container,
+    /// A native sidecar (initContainers, `restartPolicy: Always`, Kubernetes >= 1.29): its own
+    /// readinessProbe on /readyz counts toward Pod Ready, its startupProbe is /livez (never
+    /// /startupz: the kubelet starts the app only after it passes, so that would deadlock), and
+    /// it ends with the pod's other containers, which is what Jobs need.
+    NativeSidecar,
+}
+
+/// The container `warmgate inject` adds to the pod spec.
+pub fn container(image: &str, settings: &Settings, layout: Layout) -> Value {
+    let mut c = base_container(image, settings);
+    if layout == Layout::NativeSidecar {
+        if let Some(m) = c.as_mapping_mut() {
+            m.insert(Value::from("restartPolicy"), Value::from("Always"));
+            m.insert(
+                Value::from("startupProbe"),
+                map(vec![
+                    ("httpGet", http_get("/livez", Value::from("warmgate"))),
+                    ("periodSeconds", Value::from(1)),
+                    ("failureThreshold", Value::from(30)),
+                ]),
+            );
+            m.insert(
+                Value::from("readinessProbe"),
+                map(vec![
+                    ("httpGet", http_get("/readyz", Value::from("warmgate"))),
+                    ("periodSeconds", Value::from(READY_PERIOD_S)),
+                    ("failureThreshold", Value::from(3)),
+                ]),
+            );
+        }
+    }
+    c
+}
+
+fn base_container(image: &str, settings: &Settings) -> Value {
     map(vec![
         ("name", Value::from(CONTAINER_NAME)),
         ("image", Value::from(image)),

@@ -26,7 +26,7 @@ use serde::Deserialize;
 use yaml_serde::Value;
 
 pub use annotations::{ANN_CONTAINER, ANN_ENDPOINTS, ANN_INJECT, ANN_PORT, ANN_RATE};
-pub use container::{CONFIG_ENV, CONTAINER_NAME, DEFAULT_IMAGE, PORT};
+pub use container::{Layout, CONFIG_ENV, CONTAINER_NAME, DEFAULT_IMAGE, PORT};
 pub use error::{DocRef, InjectError, InjectErrors};
 pub use workload::WORKLOADS;
 
@@ -40,6 +40,10 @@ pub struct InjectArgs {
     /// (a workload annotated `"false"` is still skipped).
     #[arg(long)]
     pub all: bool,
+    /// Add warmgate as a native sidecar (initContainers, `restartPolicy: Always`; Kubernetes
+    /// >= 1.29) instead of a regular container. Jobs and CronJobs always get this layout.
+    #[arg(long)]
+    pub native_sidecar: bool,
     /// The warmgate image to use.
     #[arg(long, default_value = DEFAULT_IMAGE)]
     pub image: String,
@@ -50,6 +54,8 @@ pub struct InjectArgs {
 pub struct Options {
     /// Inject every workload without an explicit opt-out.
     pub all: bool,
+    /// Inject as a native sidecar (Jobs and CronJobs always are).
+    pub native_sidecar: bool,
     /// The warmgate image.
     pub image: String,
 }
@@ -58,6 +64,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             all: false,
+            native_sidecar: false,
             image: DEFAULT_IMAGE.to_string(),
         }
     }
@@ -102,7 +109,7 @@ pub fn inject_documents(docs: &mut [Value], opts: &Options) -> Result<usize, Inj
     let mut changed = 0;
     let mut errors = Vec::new();
     for (i, doc) in docs.iter_mut().enumerate() {
-        match workload::inject_document(doc, i + 1, opts.all, &opts.image) {
+        match workload::inject_document(doc, i + 1, opts) {
             Ok(true) => changed += 1,
             Ok(false) => {}
             Err(e) => errors.push(e),
@@ -141,6 +148,7 @@ fn read_input(file: &str) -> Result<String, InjectError> {
 pub fn run(args: InjectArgs) -> i32 {
     let opts = Options {
         all: args.all,
+        native_sidecar: args.native_sidecar,
         image: args.image,
     };
     let result = read_input(&args.file)

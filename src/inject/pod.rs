@@ -4,6 +4,7 @@
 use yaml_serde::{Mapping, Value};
 
 use super::annotations::{endpoint_name, Request, ANN_CONTAINER, ANN_PORT};
+use super::container::Layout;
 use super::container::{self, Settings, CONTAINER_NAME, DEFAULT_DEADLINE_S, DEFAULT_WAIT_S, PORT};
 use super::error::{DocRef, InjectError};
 
@@ -89,6 +90,7 @@ pub fn inject(
     spec: &mut Mapping,
     req: &Request,
     image: &str,
+    layout: Layout,
     at: &At<'_>,
 ) -> Result<bool, InjectError> {
     if is_injected(spec) {
@@ -143,20 +145,26 @@ pub fn inject(
             format!("the app port {PORT} is warmgate's own port"),
         ));
     }
-    for (i, c) in containers.iter().enumerate() {
-        let ports = c
-            .get("ports")
+    for list in ["containers", "initContainers"] {
+        let cs = spec
+            .get(list)
             .and_then(Value::as_sequence)
             .into_iter()
             .flatten();
-        if ports
-            .clone()
-            .any(|p| p.get("containerPort").and_then(Value::as_u64) == Some(u64::from(PORT)))
-        {
-            return Err(at.err(
-                format!("containers[{i}].ports"),
-                format!("port {PORT} is taken; warmgate needs it"),
-            ));
+        for (i, c) in cs.enumerate() {
+            let mut ports = c
+                .get("ports")
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten();
+            if ports
+                .any(|p| p.get("containerPort").and_then(Value::as_u64) == Some(u64::from(PORT)))
+            {
+                return Err(at.err(
+                    format!("{list}[{i}].ports"),
+                    format!("port {PORT} is taken; warmgate needs it"),
+                ));
+            }
         }
     }
 
@@ -216,7 +224,7 @@ pub fn inject(
     };
     let readiness = container::readiness_probe(old_ready);
     let startup = container::startup_probe(&settings);
-    let sidecar = container::container(image, &settings);
+    let sidecar = container::container(image, &settings, layout);
 
     let containers = spec
         .get_mut("containers")
@@ -227,6 +235,19 @@ pub fn inject(
         .ok_or_else(|| at.err(&app_field, "a container must be a mapping"))?;
     app.insert(Value::from("readinessProbe"), readiness);
     app.insert(Value::from("startupProbe"), startup);
-    containers.push(sidecar);
+    match layout {
+        Layout::Container => containers.push(sidecar),
+        Layout::NativeSidecar => {
+            // Last among the init containers: ordinary init steps finish first, then warmgate
+            // starts, passes its /livez startupProbe at once, and the kubelet starts the app.
+            let inits = spec
+                .entry(Value::from("initContainers"))
+                .or_insert_with(|| Value::Sequence(Vec::new()));
+            match inits.as_sequence_mut() {
+                Some(list) => list.push(sidecar),
+                None => return Err(at.err("initContainers", "must be a list")),
+            }
+        }
+    }
     Ok(true)
 }

@@ -3,8 +3,10 @@
 use yaml_serde::{Mapping, Value};
 
 use super::annotations;
+use super::container::Layout;
 use super::error::{DocRef, InjectError};
 use super::pod::{self, At};
+use super::Options;
 
 /// The kinds `warmgate inject` changes, with the path from the document to its pod spec.
 pub const WORKLOADS: [(&str, &[&str]); 7] = [
@@ -32,15 +34,10 @@ pub fn doc_ref(index: usize, doc: &Value) -> DocRef {
 
 /// Injects warmgate into `doc` when it is an opted-in workload. Returns whether it changed.
 /// Documents of other kinds (and `List` items of other kinds) are left as they are.
-pub fn inject_document(
-    doc: &mut Value,
-    index: usize,
-    all: bool,
-    image: &str,
-) -> Result<bool, InjectError> {
+pub fn inject_document(doc: &mut Value, index: usize, opts: &Options) -> Result<bool, InjectError> {
     let dref = doc_ref(index, doc);
     if dref.kind == "List" {
-        return inject_list(doc, &dref, all, image);
+        return inject_list(doc, &dref, opts);
     }
     let Some((_, path)) = WORKLOADS.iter().find(|(kind, _)| *kind == dref.kind) else {
         return Ok(false);
@@ -49,7 +46,7 @@ pub fn inject_document(
         .get("metadata")
         .and_then(|m| m.get("annotations"))
         .and_then(Value::as_mapping);
-    let request = annotations::parse(anns, all, &dref)?;
+    let request = annotations::parse(anns, opts.all, &dref)?;
     if !request.inject {
         return Ok(false);
     }
@@ -60,7 +57,14 @@ pub fn inject_document(
         doc: &dref,
         spec_path: &spec_path,
     };
-    pod::inject(spec, &request, image, &at)
+    // A Job's pod ends when its regular containers do: a regular warmgate container would keep
+    // it running for ever, a native sidecar is stopped with it.
+    let layout = if opts.native_sidecar || matches!(dref.kind.as_str(), "Job" | "CronJob") {
+        Layout::NativeSidecar
+    } else {
+        Layout::Container
+    };
+    pod::inject(spec, &request, &opts.image, layout, &at)
 }
 
 fn pod_spec_mut<'a>(doc: &'a mut Value, path: &[&str]) -> Option<&'a mut Mapping> {
@@ -73,18 +77,13 @@ fn pod_spec_mut<'a>(doc: &'a mut Value, path: &[&str]) -> Option<&'a mut Mapping
 
 /// A `kind: List` (what `kubectl get -o yaml` prints): every item is handled like a document.
 /// Errors name the list document and the item's index.
-fn inject_list(
-    doc: &mut Value,
-    dref: &DocRef,
-    all: bool,
-    image: &str,
-) -> Result<bool, InjectError> {
+fn inject_list(doc: &mut Value, dref: &DocRef, opts: &Options) -> Result<bool, InjectError> {
     let Some(items) = doc.get_mut("items").and_then(Value::as_sequence_mut) else {
         return Ok(false);
     };
     let mut changed = false;
     for (i, item) in items.iter_mut().enumerate() {
-        match inject_document(item, dref.index, all, image) {
+        match inject_document(item, dref.index, opts) {
             Ok(c) => changed |= c,
             Err(InjectError::Field {
                 doc,
