@@ -297,7 +297,7 @@ fn check_container_layout(docs: &[Value], what: &str) {
     assert_eq!(pods.len(), 1, "{what}: one workload");
     let (at, spec) = &pods[0];
     assert!(
-        warmgate_in(inits(&spec)).is_none(),
+        warmgate_in(inits(spec)).is_none(),
         "{at}: warmgate must be a regular container"
     );
     let wg = warmgate_in(&spec.containers)
@@ -342,7 +342,7 @@ fn check_native_layout(docs: &[Value], what: &str) {
         warmgate_in(&spec.containers).is_none(),
         "{at}: warmgate left in containers"
     );
-    let wg = warmgate_in(inits(&spec)).expect("warmgate in initContainers");
+    let wg = warmgate_in(inits(spec)).expect("warmgate in initContainers");
     check_warmgate_container(wg, at);
     assert_eq!(wg.restart_policy.as_deref(), Some("Always"), "{at}");
     assert_eq!(
@@ -371,7 +371,7 @@ fn check_native_layout(docs: &[Value], what: &str) {
 /// The ConfigMap is mounted where WARMGATE_CONFIG_FILE points.
 fn check_config_mount(spec: &PodSpec, docs: &[Value], at: &str) {
     let wg = warmgate_in(&spec.containers)
-        .or_else(|| warmgate_in(inits(&spec)))
+        .or_else(|| warmgate_in(inits(spec)))
         .expect("warmgate");
     let env = wg
         .env

@@ -21,7 +21,7 @@ fn inject(name: &str, opts: &Options) -> (Vec<Value>, Vec<Value>) {
     (before, after)
 }
 
-fn pod_spec<'a>(doc: &'a Value) -> &'a Value {
+fn pod_spec(doc: &Value) -> &Value {
     match doc["kind"].as_str() {
         Some("Pod") => &doc["spec"],
         Some("CronJob") => &doc["spec"]["jobTemplate"]["spec"]["template"]["spec"],
