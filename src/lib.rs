@@ -4,10 +4,22 @@
 //! once each endpoint's tail latency has stopped moving.
 //!
 //! # Layout
-//! - [`cli`]: the `warmgate` command line (`run`, `check`, `demo`, `inject`).
+//! - [`config`]: raw configuration (file, inline YAML, env overrides) -> validated [`config::Settings`].
 //! - [`gate`]: the statistical verdict over window snapshots.
+//! - [`agent`]: the phases: wait for the app, warm it, hold the verdict, re-warm, drain.
+//! - [`state`]: the cached state probes answer from.
+//! - [`server`]: the probe/metrics/status HTTP server, on its own thread.
+//! - [`metrics`]: the Prometheus metrics.
+//! - [`demo`]: `warmgate demo`, the agent against an in-process simulated cold app.
 //! - [`inject`]: adds warmgate to Kubernetes manifests.
+//! - [`cli`]: the `warmgate` command line.
 
+pub mod agent;
 pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod gate;
 pub mod inject;
+pub mod metrics;
+pub mod server;
+pub mod state;

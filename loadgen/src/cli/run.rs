@@ -1,15 +1,240 @@
-//! `loadgen run URL --rate R --duration D ...`
+//! `loadgen run URL --rate R --duration D ...`: a wrk2-like open-loop client.
+//!
+//! Prints a percentile table (or one JSON object with `--json`) of latency from the intended
+//! send time, service time from the actual send, and schedule lag. Header values are secret:
+//! they are never printed, not even in error messages. For a maximum-throughput measurement,
+//! ask for a rate far above what the target can serve: every request then waits for the
+//! in-flight cap, the achieved rate is the throughput, and latency shows the growing backlog.
 
+use std::time::Duration;
+
+use anyhow::{bail, Context};
 use clap::Args;
+use hdrhistogram::Histogram;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::plan::{Endpoint, HttpVersion, Plan, RateSchedule};
+use crate::snapshot::Report;
 
 /// Arguments of `loadgen run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Target URL (http:// or https://).
     pub url: String,
+    /// Requests per second (open loop: the schedule never waits for answers).
+    #[arg(long, short = 'R')]
+    pub rate: f64,
+    /// How long to send, e.g. "10s", "2m".
+    #[arg(long, short = 'd', value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Cap on requests in flight (and on kept-alive connections).
+    #[arg(long, short = 'c', default_value_t = 64)]
+    pub concurrency: usize,
+    /// Per-request timeout, from the actual send.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// HTTP method.
+    #[arg(short = 'X', long = "method", default_value = "GET")]
+    pub method: String,
+    /// Extra header "Name: value" (repeatable). Values are never printed.
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Ramp linearly from 10% of the rate to the rate over this long first.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub ramp: Option<Duration>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// HTTP/2 with prior knowledge (h2c on http://).
+    #[arg(long)]
+    pub http2: bool,
+    /// Accept an invalid (self-signed) certificate on https://.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Tokio worker threads for the requests (the pacer has its own thread).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
-/// Runs `loadgen run`; returns the exit code.
+/// Builds the plan `args` describe. Fails with a one-line reason on a bad URL, method, header,
+/// rate or cap; header values never appear in the reason.
+pub fn plan_from_args(args: &RunArgs) -> anyhow::Result<Plan> {
+    let url = Url::parse(&args.url).map_err(|e| anyhow::anyhow!("bad URL {:?}: {e}", args.url))?;
+    let method = Method::from_bytes(args.method.as_bytes())
+        .map_err(|_| anyhow::anyhow!("bad method {:?}", args.method))?;
+    let mut headers = HeaderMap::new();
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            bail!("bad header (expected \"Name: value\"; value not shown)");
+        };
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| anyhow::anyhow!("bad header name {:?}", name.trim()))?;
+        let mut value = HeaderValue::from_str(value.trim())
+            .map_err(|_| anyhow::anyhow!("bad value for header {name} (value not shown)"))?;
+        value.set_sensitive(true);
+        headers.append(name, value);
+    }
+    let mut endpoint = Endpoint::get("run", url);
+    endpoint.method = method;
+    endpoint.headers = headers;
+    endpoint.body = args.body.clone().map(Into::into);
+    endpoint.timeout = args.timeout;
+    let rate = match args.ramp {
+        Some(over) if !over.is_zero() => RateSchedule::Ramp {
+            from: args.rate / 10.0,
+            to: args.rate,
+            over,
+        },
+        _ => RateSchedule::Constant(args.rate),
+    };
+    let window = Duration::from_secs(1);
+    let mut plan = Plan::try_new(vec![endpoint], rate, args.concurrency, window)?;
+    if args.duration.is_zero() {
+        bail!("--duration must be longer than zero");
+    }
+    plan.duration = Some(args.duration);
+    plan.http = if args.http2 {
+        HttpVersion::Http2PriorKnowledge
+    } else {
+        HttpVersion::Http1
+    };
+    plan.accept_invalid_certs = args.insecure;
+    Ok(plan)
+}
+
+/// Runs `loadgen run`; returns the exit code. Ctrl-C ends the run early and still reports.
 pub fn main(args: RunArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("loadgen run is not implemented yet ({})", args.url)
+    let plan = plan_from_args(&args)?;
+    if args.threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads)
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let report = runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_signal.cancel();
+            }
+        });
+        let mut engine = crate::engine::run(plan, cancel)?;
+        while engine.next_window().await.is_some() {}
+        anyhow::Ok(engine.finish().await)
+    })?;
+    let shown = shown_url(&args.url);
+    if args.json {
+        println!("{}", to_json(&report, &shown, args.rate));
+    } else {
+        print!("{}", to_table(&report, &shown, args.rate, args.concurrency));
+    }
+    Ok(0)
+}
+
+/// The URL without any password, for printing.
+fn shown_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// p50, p90, p99, p99.9 and max of a microsecond histogram, in milliseconds.
+fn quantiles_ms(h: &Histogram<u64>) -> [f64; 5] {
+    let ms = |us: u64| us as f64 / 1000.0;
+    [
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.9)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.value_at_quantile(0.999)),
+        ms(h.max()),
+    ]
+}
+
+fn quantiles_json(h: &Histogram<u64>) -> Value {
+    let [p50, p90, p99, p999, max] = quantiles_ms(h);
+    json!({"p50": p50, "p90": p90, "p99": p99, "p999": p999, "max": max, "mean": h.mean() / 1000.0})
+}
+
+/// The `--json` object.
+pub fn to_json(report: &Report, url: &str, target_rate: f64) -> Value {
+    let t = &report.total;
+    let outcomes: serde_json::Map<String, Value> = t
+        .outcomes
+        .by_label()
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), json!(v)))
+        .collect();
+    json!({
+        "url": url,
+        "target_rate": target_rate,
+        "achieved_rate": report.achieved_rate,
+        "duration_s": report.elapsed.as_secs_f64(),
+        "requests": t.outcomes.total(),
+        "scheduled": report.scheduled,
+        "sent": t.sent,
+        "late": t.late,
+        "errors": t.outcomes.errors(),
+        "latency_ms": quantiles_json(&t.latency),
+        "service_ms": quantiles_json(&t.service),
+        "lag_ms": quantiles_json(&t.lag),
+        "outcomes": outcomes,
+    })
+}
+
+/// The human table.
+pub fn to_table(report: &Report, url: &str, target_rate: f64, cap: usize) -> String {
+    let t = &report.total;
+    let mut out = format!(
+        "{} requests to {url} in {:.2}s (target {target_rate} req/s, at most {cap} in flight)\n\n",
+        t.outcomes.total(),
+        report.elapsed.as_secs_f64()
+    );
+    out.push_str(&format!(
+        "{:<10}{:>11}{:>11}{:>11}{:>11}{:>11}\n",
+        "(ms)", "p50", "p90", "p99", "p99.9", "max"
+    ));
+    for (name, h) in [
+        ("latency", &t.latency),
+        ("service", &t.service),
+        ("lag", &t.lag),
+    ] {
+        out.push_str(&format!("{name:<10}"));
+        for v in quantiles_ms(h) {
+            out.push_str(&format!("{v:>11.3}"));
+        }
+        out.push('\n');
+    }
+    out.push_str("\nlatency: from the intended send time; service: from the actual send\n");
+    let counts: Vec<String> = t
+        .outcomes
+        .by_label()
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    out.push_str(&format!("outcomes: {}\n", counts.join(", ")));
+    out.push_str(&format!(
+        "scheduled {}, sent {}, late (waited for the cap) {}\n",
+        report.scheduled, t.sent, t.late
+    ));
+    out.push_str(&format!(
+        "achieved rate: {:.1} req/s ({:.1}% of target)\n",
+        report.achieved_rate,
+        100.0 * report.achieved_rate / target_rate
+    ));
+    out
 }

@@ -1,12 +1,45 @@
 //! Runs a [`Plan`] open-loop: request i is due at t0 + i/R on a monotonic clock, whatever the app
 //! does; latency is measured from that intended time.
+//!
+//! # Layout
+//! - `schedule`: due time of request i (constant rate or ramp) and the weighted endpoint choice.
+//! - `pacer`: the OS thread that releases requests on time and the task that sends one.
+//! - `cap`: the in-flight cap the pacer waits on (late requests).
+//! - `request`: the HTTP client, pre-built requests, answer -> [`Outcome`](crate::Outcome).
+//! - `recorder`: per-endpoint accumulators of the current window.
+//! - `ticker`: one [`Snapshot`] per window into a bounded channel, and the final [`Report`].
+//!
+//! Threads: the pacer is one dedicated OS thread (precise sleeps); requests and the ticker run on
+//! the caller's tokio runtime. Memory: one window and one running total per endpoint, plus at
+//! most [`CHANNEL_WINDOWS`] unread snapshots, whatever the run length.
 
-use tokio::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::plan::Plan;
 use crate::snapshot::{Report, Snapshot};
+
+mod cap;
+mod pacer;
+mod recorder;
+mod request;
+mod schedule;
+mod ticker;
+
+use pacer::{Pacer, Shared};
+use schedule::Schedule;
+use ticker::Ticker;
+
+/// Unread snapshots the channel holds before the ticker waits for the reader.
+pub const CHANNEL_WINDOWS: usize = 16;
+/// Extra time, beyond the longest endpoint timeout, that requests may take to end after the
+/// schedule did.
+const DRAIN_MARGIN: Duration = Duration::from_millis(100);
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -14,36 +47,123 @@ pub enum EngineError {
     /// The HTTP client could not be built (TLS backend, bad header...).
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// No tokio runtime to run on, or the pacer thread could not be started.
+    #[error("cannot start the engine: {0}")]
+    Start(String),
 }
 
 /// A running plan: read its windows with [`Engine::next_window`], then [`Engine::finish`].
+/// Dropping an unfinished engine cancels its run.
 #[derive(Debug)]
 pub struct Engine {
     snapshots: mpsc::Receiver<Snapshot>,
-    handle: JoinHandle<Report>,
+    handle: Option<JoinHandle<Report>>,
+    stop: CancellationToken,
+    names: Vec<String>,
 }
 
 impl Engine {
     /// The next window's snapshot, or `None` once the run has ended (duration reached or
-    /// cancelled) and every window has been read.
+    /// cancelled) and every window has been read. The last window of a run may be shorter (or,
+    /// after a duration, longer by the time the last requests took to end).
     pub async fn next_window(&mut self) -> Option<Snapshot> {
         self.snapshots.recv().await
     }
 
-    /// Waits for the run to end and returns the merged report. Remaining snapshots are dropped.
-    pub async fn finish(self) -> Report {
-        drop(self.snapshots);
-        match self.handle.await {
+    /// Waits for the run to end (its duration, or the cancellation token) and returns the merged
+    /// report. Snapshots not yet read are dropped. A run without a duration ends only when its
+    /// token is cancelled.
+    pub async fn finish(mut self) -> Report {
+        self.snapshots.close();
+        while self.snapshots.try_recv().is_ok() {}
+        let Some(handle) = self.handle.take() else {
+            return ticker::empty_report(&self.names);
+        };
+        match handle.await {
             Ok(report) => report,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down: nothing more to report.
+            Err(_) => ticker::empty_report(&self.names),
         }
     }
 }
 
-/// Starts `plan` on the current tokio runtime. It runs until `plan.duration` passes or `cancel`
-/// fires; in-flight requests are then abandoned (not counted). Fails only if the HTTP client
-/// cannot be built.
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.handle.is_some() {
+            self.stop.cancel();
+        }
+    }
+}
+
+/// Starts `plan` on the current tokio runtime. It runs until `plan.duration` passes (then the
+/// requests in flight may end, up to the longest endpoint timeout) or `cancel` fires (then
+/// requests in flight are abandoned, not counted). Fails if the HTTP client cannot be built or
+/// there is no current tokio runtime.
 pub fn run(plan: Plan, cancel: CancellationToken) -> Result<Engine, EngineError> {
-    let _ = (plan, cancel);
-    Err(EngineError::Client("engine not implemented yet".into()))
+    let runtime =
+        Handle::try_current().map_err(|e| EngineError::Start(format!("no tokio runtime: {e}")))?;
+    let client = request::build_client(&plan)?;
+    let endpoints = plan
+        .endpoints
+        .iter()
+        .map(|e| request::Prepared::new(&client, e, plan.body_cap))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<String> = plan.endpoints.iter().map(|e| e.name.clone()).collect();
+    let drain = endpoints
+        .iter()
+        .map(|e| e.timeout)
+        .max()
+        .unwrap_or(Duration::ZERO)
+        + DRAIN_MARGIN;
+    // `stop` ends the schedule and abandons in-flight requests: on the user's cancel, on
+    // dropping the engine, or at the drain deadline.
+    let stop = cancel.child_token();
+    let shared = Arc::new(Shared {
+        client,
+        endpoints,
+        recorder: recorder::Recorder::new(names.iter().map(String::as_str)),
+        cap: cap::InflightCap::new(plan.max_inflight),
+        abandon: stop.clone(),
+    });
+    let schedule = Schedule::new(plan.rate);
+    let t0 = Instant::now();
+    let end = plan.duration.map(|d| t0 + d);
+    let (done_tx, done_rx) = oneshot::channel();
+    let pacer = Pacer {
+        shared: Arc::clone(&shared),
+        schedule,
+        weights: plan.endpoints.iter().map(|e| e.weight).collect(),
+        seed: plan.seed,
+        t0,
+        end,
+        stop: stop.clone(),
+        runtime: runtime.clone(),
+    };
+    std::thread::Builder::new()
+        .name("loadgen-pacer".into())
+        .spawn(move || {
+            let ended = pacer.run();
+            let _ = done_tx.send(ended);
+        })
+        .map_err(|e| EngineError::Start(format!("cannot start the pacer thread: {e}")))?;
+    let (tx, rx) = mpsc::channel(CHANNEL_WINDOWS);
+    let ticker = Ticker {
+        shared,
+        schedule,
+        t0,
+        window: plan.window,
+        end,
+        drain,
+        cancel: stop.clone(),
+        tx,
+        pacer_done: done_rx,
+    };
+    let handle = runtime.spawn(ticker.run());
+    Ok(Engine {
+        snapshots: rx,
+        handle: Some(handle),
+        stop,
+        names,
+    })
 }

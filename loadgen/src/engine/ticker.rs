@@ -1,0 +1,155 @@
+//! The window ticker: every `plan.window` it takes the accumulators, sends one [`Snapshot`] into a
+//! bounded channel and folds the window into one running total per endpoint. When the schedule
+//! ends it waits for the requests still in flight (up to the longest endpoint timeout), emits the
+//! last, partial window (which runs until that drain ends) and returns the [`Report`].
+//!
+//! A reader that falls behind holds the ticker at `send` (back-pressure): windows then come late
+//! and longer, but memory stays bounded by the channel's capacity.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::pacer::Shared;
+use crate::engine::schedule::Schedule;
+use crate::snapshot::{EndpointWindow, Report, Snapshot};
+
+/// How often the drain checks whether every request has ended.
+const DRAIN_POLL: Duration = Duration::from_millis(2);
+
+/// The ticker's inputs.
+#[derive(Debug)]
+pub(crate) struct Ticker {
+    /// Shared state (accumulators, cap, abandon token).
+    pub(crate) shared: Arc<Shared>,
+    /// Due times, for each window's target rate.
+    pub(crate) schedule: Schedule,
+    /// The run's t0.
+    pub(crate) t0: Instant,
+    /// Window length.
+    pub(crate) window: Duration,
+    /// The end of the schedule, if the plan has a duration.
+    pub(crate) end: Option<Instant>,
+    /// How long requests may still run after the schedule ended.
+    pub(crate) drain: Duration,
+    /// The user's cancellation: in-flight requests are abandoned.
+    pub(crate) cancel: CancellationToken,
+    /// Where snapshots go.
+    pub(crate) tx: mpsc::Sender<Snapshot>,
+    /// Reports the instant the pacer's schedule ended.
+    pub(crate) pacer_done: oneshot::Receiver<Instant>,
+}
+
+impl Ticker {
+    /// Runs until the schedule ended and drained, or the user cancelled.
+    pub(crate) async fn run(mut self) -> Report {
+        let names: Vec<String> = self.shared.recorder.names();
+        let mut totals: Vec<EndpointWindow> = names.iter().map(EndpointWindow::empty).collect();
+        let mut index = 0u64;
+        let mut win_start = self.t0;
+        let mut next_tick = self.t0 + self.window;
+        let mut schedule_end: Option<Instant> = None;
+        let give_up = self.end.map(|e| e + self.drain);
+        loop {
+            tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                r = &mut self.pacer_done, if schedule_end.is_none() => {
+                    schedule_end = Some(r.unwrap_or_else(|_| Instant::now()));
+                }
+                _ = tokio::time::sleep_until(next_tick.into()), if schedule_end.is_none() => {
+                    let now = Instant::now();
+                    let snap = self.take(index, win_start, now, None, &mut totals);
+                    index += 1;
+                    win_start = now;
+                    while next_tick <= now {
+                        next_tick += self.window;
+                    }
+                    // An error only means the reader is gone; the run goes on to its report.
+                    let _ = self.tx.send(snap).await;
+                }
+                _ = tokio::time::sleep(DRAIN_POLL), if schedule_end.is_some() => {
+                    if self.shared.cap.inflight() == 0 {
+                        break;
+                    }
+                }
+                _ = sleep_until_opt(give_up) => break,
+            }
+        }
+        // Whatever is still in flight now is abandoned and not counted.
+        self.shared.abandon.cancel();
+        let now = Instant::now();
+        let sched_end = schedule_end.unwrap_or(now).min(now);
+        let last = self.take(index, win_start, now, Some(sched_end), &mut totals);
+        let _ = self.tx.send(last).await;
+        let windows = index + 1;
+        report(totals, now - self.t0, sched_end - self.t0, windows)
+    }
+
+    /// Takes the window `[start, now)` and adds it to `totals`. `sched_end` caps the target.
+    fn take(
+        &self,
+        index: u64,
+        start: Instant,
+        now: Instant,
+        sched_end: Option<Instant>,
+        totals: &mut [EndpointWindow],
+    ) -> Snapshot {
+        let endpoints = self.shared.recorder.take();
+        for (total, w) in totals.iter_mut().zip(&endpoints) {
+            total.merge(w);
+        }
+        let length = now.saturating_duration_since(start);
+        let from = start.saturating_duration_since(self.t0);
+        let to = sched_end.unwrap_or(now).max(start);
+        let due = self.schedule.count_at(to.saturating_duration_since(self.t0))
+            - self.schedule.count_at(from);
+        let secs = length.as_secs_f64();
+        let sent: u64 = endpoints.iter().map(|e| e.sent).sum();
+        Snapshot {
+            index,
+            start: from,
+            length,
+            target_rate: if secs > 0.0 { due / secs } else { 0.0 },
+            achieved_rate: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
+            inflight: self.shared.cap.inflight(),
+            endpoints,
+        }
+    }
+}
+
+/// Sleeps until `t`, or forever when there is no `t`.
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The final report from the running totals.
+fn report(endpoints: Vec<EndpointWindow>, elapsed: Duration, ran: Duration, windows: u64) -> Report {
+    let mut total = EndpointWindow::empty("total");
+    for e in &endpoints {
+        total.merge(e);
+    }
+    let secs = ran.as_secs_f64();
+    Report {
+        elapsed,
+        scheduled: total.scheduled,
+        achieved_rate: if secs > 0.0 { total.sent as f64 / secs } else { 0.0 },
+        windows,
+        endpoints,
+        total,
+    }
+}
+
+/// An empty report for endpoints `names` (when the run could not report, e.g. runtime shutdown).
+pub(crate) fn empty_report(names: &[String]) -> Report {
+    report(
+        names.iter().map(EndpointWindow::empty).collect(),
+        Duration::ZERO,
+        Duration::ZERO,
+        0,
+    )
+}

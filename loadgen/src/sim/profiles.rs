@@ -1,0 +1,249 @@
+//! The warm-up curves: pure functions of a path's request count and the time since start.
+//!
+//! Every curve is a latency *multiplier* applied to the base lognormal latency (see
+//! [`super::Tuning`]). "Settled" means the multiplier is at most [`SETTLED_MULTIPLIER`] (cold
+//! excess <= 5%). Constants below are the documented speed-1 values; [`Curve::new`] divides every
+//! warm-up constant (request counts and seconds) by the speed. The `gc` and `stall` timings are
+//! not warm-up constants and never scale.
+
+use serde::Serialize;
+
+use super::Profile;
+
+/// A curve has settled once its multiplier is at most this (cold excess <= 5%).
+pub const SETTLED_MULTIPLIER: f64 = 1.05;
+
+/// `jit`: initial cold excess (the first request is 1 + 30 = 31x slower).
+pub const JIT_EXCESS: f64 = 30.0;
+/// `jit`: requests per e-fold of the cold excess (speed 1); settles after 2000 * ln(600) = 12,794
+/// requests on a path, 64 s at 200 rps.
+pub const JIT_REQUESTS: f64 = 2000.0;
+/// `tiered`: interpreter plateau multiplier.
+pub const TIERED_INTERP: f64 = 15.0;
+/// `tiered`: requests until C1 (speed 1).
+pub const TIERED_C1_AT: f64 = 1000.0;
+/// `tiered`: C1 plateau multiplier.
+pub const TIERED_C1: f64 = 2.5;
+/// `tiered`: requests until C2, the steady state (speed 1).
+pub const TIERED_C2_AT: f64 = 10_000.0;
+/// `cache`: initial cold excess (21x at start).
+pub const CACHE_EXCESS: f64 = 20.0;
+/// `cache`: seconds per e-fold of the cold excess (speed 1); settles after 10 * ln(400) = 59.9 s.
+pub const CACHE_SECONDS: f64 = 10.0;
+/// `drift`: seconds per e-fold of latency (speed 1): +22% a minute, forever.
+pub const DRIFT_SECONDS: f64 = 300.0;
+/// `slowdown`: requests after which degradation starts (speed 1).
+pub const SLOWDOWN_AT: f64 = 8000.0;
+/// `slowdown`: requests per e-fold of the degradation (speed 1): +65% a minute at 200 rps.
+pub const SLOWDOWN_REQUESTS: f64 = 24_000.0;
+/// `errors`: seconds of 503 answers after start (speed 1).
+pub const ERRORS_SECONDS: f64 = 20.0;
+/// `gc`: seconds between stop-the-world pauses (never scaled).
+pub const GC_PERIOD_S: f64 = 1.0;
+/// `gc`: length of each pause in seconds (never scaled).
+pub const GC_PAUSE_S: f64 = 0.040;
+/// `stall`: seconds from the first request to the stall (never scaled).
+pub const STALL_AFTER_S: f64 = 2.0;
+/// `stall`: length of the stall in seconds (never scaled).
+pub const STALL_S: f64 = 1.0;
+
+/// When a curve settles, per path: after `requests` requests on that path and/or `seconds`
+/// since start (both must hold when both are given).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SettleAfter {
+    /// Requests on a path before it is settled (None: not count-based).
+    pub requests: Option<u64>,
+    /// Seconds since start before the app is settled (None: not time-based).
+    pub seconds: Option<f64>,
+}
+
+/// A profile's curve with its effective (speed-scaled) constants.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Curve {
+    /// The profile.
+    pub profile: Profile,
+    /// Requests per e-fold of the cold excess (`jit`, `slowdown`, `errors`).
+    pub jit_requests: f64,
+    /// Requests until C1 (`tiered`).
+    pub tiered_c1_at: f64,
+    /// Requests until C2 (`tiered`).
+    pub tiered_c2_at: f64,
+    /// Seconds per e-fold of the cold excess (`cache`).
+    pub cache_seconds: f64,
+    /// Seconds per e-fold of latency growth (`drift`).
+    pub drift_seconds: f64,
+    /// Requests before degradation starts (`slowdown`).
+    pub slowdown_at: f64,
+    /// Requests per e-fold of degradation (`slowdown`).
+    pub slowdown_requests: f64,
+    /// Seconds of 503 answers after start (`errors`).
+    pub errors_seconds: f64,
+}
+
+impl Curve {
+    /// The curve of `profile` with every warm-up constant divided by `speed` (> 0, checked by
+    /// the caller; a non-positive or non-finite speed is treated as 1).
+    pub fn new(profile: Profile, speed: f64) -> Curve {
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
+        Curve {
+            profile,
+            jit_requests: JIT_REQUESTS / speed,
+            tiered_c1_at: TIERED_C1_AT / speed,
+            tiered_c2_at: TIERED_C2_AT / speed,
+            cache_seconds: CACHE_SECONDS / speed,
+            drift_seconds: DRIFT_SECONDS / speed,
+            slowdown_at: SLOWDOWN_AT / speed,
+            slowdown_requests: SLOWDOWN_REQUESTS / speed,
+            errors_seconds: ERRORS_SECONDS / speed,
+        }
+    }
+
+    /// The latency multiplier of the `n`-th request (0-based) counted on a path, arriving `t`
+    /// seconds after start. For `errors`, `n` counts only requests after the error window.
+    pub fn multiplier(&self, n: u64, t: f64) -> f64 {
+        let n = n as f64;
+        let jit = 1.0 + JIT_EXCESS * (-n / self.jit_requests).exp();
+        match self.profile {
+            Profile::Flat | Profile::Gc | Profile::Stall => 1.0,
+            Profile::Jit | Profile::Errors => jit,
+            Profile::Tiered if n < self.tiered_c1_at => TIERED_INTERP,
+            Profile::Tiered if n < self.tiered_c2_at => TIERED_C1,
+            Profile::Tiered => 1.0,
+            Profile::Cache => 1.0 + CACHE_EXCESS * (-t.max(0.0) / self.cache_seconds).exp(),
+            Profile::Drift => (t.max(0.0) / self.drift_seconds).exp(),
+            Profile::Slowdown => {
+                let degraded = ((n - self.slowdown_at).max(0.0) / self.slowdown_requests).exp();
+                jit + degraded - 1.0
+            }
+        }
+    }
+
+    /// True when a request arriving `t` seconds after start gets a 503 (the `errors` window).
+    pub fn is_error_window(&self, t: f64) -> bool {
+        self.profile == Profile::Errors && t < self.errors_seconds
+    }
+
+    /// When the curve settles; None for curves that never do (`drift`, `slowdown`).
+    pub fn settle_after(&self) -> Option<SettleAfter> {
+        // Smallest n with JIT_EXCESS * exp(-n/N) <= 0.05.
+        let jit_n = (self.jit_requests * (JIT_EXCESS / (SETTLED_MULTIPLIER - 1.0)).ln()).ceil();
+        match self.profile {
+            Profile::Flat | Profile::Gc | Profile::Stall => Some(SettleAfter {
+                requests: Some(0),
+                seconds: None,
+            }),
+            Profile::Jit => Some(SettleAfter {
+                requests: Some(jit_n as u64),
+                seconds: None,
+            }),
+            Profile::Tiered => Some(SettleAfter {
+                requests: Some(self.tiered_c2_at.ceil() as u64),
+                seconds: None,
+            }),
+            Profile::Cache => Some(SettleAfter {
+                requests: None,
+                seconds: Some(
+                    self.cache_seconds * (CACHE_EXCESS / (SETTLED_MULTIPLIER - 1.0)).ln(),
+                ),
+            }),
+            Profile::Errors => Some(SettleAfter {
+                requests: Some(jit_n as u64),
+                seconds: Some(self.errors_seconds),
+            }),
+            Profile::Drift | Profile::Slowdown => None,
+        }
+    }
+
+    /// True when a path that has counted `n` requests is settled at `t` seconds after start.
+    pub fn settled(&self, n: u64, t: f64) -> bool {
+        match self.settle_after() {
+            None => false,
+            Some(s) => s.requests.is_none_or(|r| n >= r) && s.seconds.is_none_or(|secs| t >= secs),
+        }
+    }
+}
+
+/// Delays a request that arrived at `arrival` and would finish at `done` (seconds since start)
+/// by every stop-the-world pause `[start, start + len)` it overlaps: work stops during a pause,
+/// so the overlap is added to its completion. `pauses` yields pauses in time order.
+pub fn delay_by_pauses(
+    arrival: f64,
+    mut done: f64,
+    pauses: impl Iterator<Item = (f64, f64)>,
+) -> f64 {
+    for (start, len) in pauses {
+        let end = start + len;
+        if start >= done {
+            break;
+        }
+        if end > arrival {
+            done += end - start.max(arrival);
+        }
+    }
+    done
+}
+
+/// The `gc` pauses that may touch a request arriving at `arrival`: pause k starts at
+/// k * GC_PERIOD_S (k >= 1) and lasts GC_PAUSE_S.
+pub fn gc_pauses(arrival: f64) -> impl Iterator<Item = (f64, f64)> {
+    let first = (arrival / GC_PERIOD_S).floor().max(1.0) as u64;
+    (first..).map(|k| (k as f64 * GC_PERIOD_S, GC_PAUSE_S))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jit_settles_where_documented() {
+        let c = Curve::new(Profile::Jit, 1.0);
+        let n = c
+            .settle_after()
+            .and_then(|s| s.requests)
+            .expect("jit settles");
+        assert_eq!(n, 12_794);
+        assert!(c.multiplier(n, 0.0) <= SETTLED_MULTIPLIER);
+        assert!(c.multiplier(n - 1, 0.0) > SETTLED_MULTIPLIER);
+        assert!((c.multiplier(0, 0.0) - 31.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn speed_divides_constants() {
+        let c = Curve::new(Profile::Cache, 10.0);
+        let s = c
+            .settle_after()
+            .and_then(|s| s.seconds)
+            .expect("cache settles");
+        assert!((s - 5.99).abs() < 0.01, "{s}");
+        assert!(c.multiplier(0, s) <= SETTLED_MULTIPLIER + 1e-9);
+    }
+
+    #[test]
+    fn pauses_delay_in_flight_and_arriving_requests() {
+        // In flight when a pause starts at 1.0 for 0.04: delayed by the whole pause.
+        let d = delay_by_pauses(0.99, 1.005, gc_pauses(0.99));
+        assert!((d - 1.045).abs() < 1e-9, "{d}");
+        // Arriving mid-pause: waits for the rest of it.
+        let d = delay_by_pauses(1.01, 1.02, gc_pauses(1.01));
+        assert!((d - 1.05).abs() < 1e-9, "{d}");
+        // Between pauses: untouched.
+        let d = delay_by_pauses(1.5, 1.51, gc_pauses(1.5));
+        assert!((d - 1.51).abs() < 1e-9, "{d}");
+    }
+
+    #[test]
+    fn never_settling_profiles_grow() {
+        for p in [Profile::Drift, Profile::Slowdown] {
+            let c = Curve::new(p, 1.0);
+            assert!(c.settle_after().is_none());
+            assert!(
+                c.multiplier(100_000, 600.0) > 2.0 * c.multiplier(12_000, 60.0),
+                "{p:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole test suite, as README gives it: installs what the tests need when it is missing
+# (Debian packages, helm), then runs rustfmt, clippy (-D warnings), every test, and the quick
+# honesty benchmark. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# --- tools the tests need -------------------------------------------------------------------
+missing=()
+command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq || true
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# helm and kubectl (kustomize) for the deploy tests; installed under target/tools when missing.
+if [ -x scripts/install-helm.sh ]; then
+  tools_dir="$(pwd)/target/tools"
+  bash scripts/install-helm.sh "$tools_dir"
+  export PATH="$tools_dir:$PATH"
+fi
+# Prometheus' own server is started by the tests that need it (tests/prometheus*.rs).
+
+# --- checks ----------------------------------------------------------------------------------
+say "cargo fmt --check"
+cargo fmt --all --check
+
+say "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+say "cargo doc -D warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+# Tests share two noisy cores with the apps and traffic engines they start: one test at a time
+# keeps their statistics honest.
+say "cargo test"
+cargo test --workspace --all-targets -- --test-threads=1
+
+if [ -f benches/honesty.rs ]; then
+  say "honesty benchmark, quick mode (fails if warmgate opens on drift/slowdown or jit penalty > 1.5)"
+  cargo bench --bench honesty -- --quick
+fi
+say "all checks passed"

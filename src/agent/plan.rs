@@ -1,0 +1,58 @@
+//! Turns validated settings into the engine's [`loadgen::Plan`] and the gate's settings.
+
+use loadgen::{Endpoint, Plan, RateSchedule};
+
+use crate::config::Settings;
+use crate::gate::GateSettings;
+
+/// The `User-Agent` of every synthetic request, so apps can keep them out of business metrics.
+pub const USER_AGENT: &str = concat!("warmgate/", env!("CARGO_PKG_VERSION"));
+
+/// The warm-up plan at `rate` (with the configured ramp when `ramp` is true). Fails only if the
+/// settings were not validated (a path that does not join onto the target URL).
+pub fn plan(s: &Settings, rate: f64, ramp: bool) -> anyhow::Result<Plan> {
+    let mut endpoints = Vec::with_capacity(s.endpoints.len());
+    for e in &s.endpoints {
+        let mut ep = Endpoint::get(e.name.clone(), s.target.url.join(&e.path)?);
+        ep.method = e.method.clone();
+        ep.headers = e.headers.clone();
+        ep.body = e.body.clone().map(bytes::Bytes::from);
+        ep.weight = e.weight;
+        ep.accept = e.expect_status.clone();
+        ep.expect_body = e.expect_body.clone();
+        ep.timeout = e.timeout;
+        endpoints.push(ep);
+    }
+    let schedule = if ramp && !s.traffic.ramp.is_zero() {
+        RateSchedule::Ramp { from: rate * 0.1, to: rate, over: s.traffic.ramp }
+    } else {
+        RateSchedule::Constant(rate)
+    };
+    let mut plan = Plan::try_new(endpoints, schedule, s.traffic.max_inflight, s.gate.window)?;
+    plan.http = s.target.http;
+    plan.accept_invalid_certs = s.target.insecure_tls;
+    plan.user_agent = USER_AGENT.to_string();
+    Ok(plan)
+}
+
+/// The gate's settings, with each endpoint's ceiling resolved (its own, else the global one).
+pub fn gate_settings(s: &Settings) -> GateSettings {
+    let g = &s.gate;
+    GateSettings {
+        quantile: g.quantile,
+        window: g.window,
+        lookback: g.lookback,
+        consecutive: g.consecutive,
+        tolerance: g.tolerance,
+        noise_floor: g.noise_floor,
+        interval: g.interval,
+        trend_z: g.trend_z,
+        max_drift: g.max_drift,
+        max_error_rate: g.max_error_rate,
+        min_samples: g.min_samples,
+        min_requests: g.min_requests,
+        min_rate_ratio: g.min_rate_ratio,
+        max_lag: g.max_lag,
+        ceilings: s.endpoints.iter().map(|e| e.ceiling.or(g.ceiling)).collect(),
+    }
+}

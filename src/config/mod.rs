@@ -1,0 +1,221 @@
+//! Configuration in two stages: raw values from a YAML/TOML file, inline YAML and
+//! `WARMGATE_<SECTION>__<KEY>` environment overrides (merged by the `config` crate), then a
+//! validated, typed [`Settings`] built once. Every problem is reported at once.
+
+mod fields;
+mod sections;
+mod show;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::{HeaderMap, Method};
+use loadgen::{HttpVersion, StatusSet};
+use url::Url;
+
+pub use sections::DEFAULT_LISTEN;
+pub use show::effective;
+
+/// Environment variable naming the configuration file (not an override).
+pub const ENV_FILE: &str = "WARMGATE_CONFIG_FILE";
+/// Environment variable holding the whole configuration as YAML (not an override).
+pub const ENV_YAML: &str = "WARMGATE_CONFIG_YAML";
+/// Prefix of override variables: `WARMGATE_<SECTION>__<KEY>`.
+pub const ENV_PREFIX: &str = "WARMGATE";
+
+/// Where configuration comes from. Tests fill `env` from a map instead of the process
+/// environment.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// A YAML or TOML file (by extension; anything else is read as YAML).
+    pub file: Option<PathBuf>,
+    /// Inline YAML (used when `file` is None).
+    pub yaml: Option<String>,
+    /// Environment variables; only `WARMGATE_*` ones other than [`ENV_FILE`]/[`ENV_YAML`] are
+    /// read, as overrides.
+    pub env: HashMap<String, String>,
+}
+
+impl Sources {
+    /// Sources from the process environment, with an optional `--config` path that wins over
+    /// [`ENV_FILE`].
+    pub fn from_process(config_flag: Option<PathBuf>) -> Sources {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let file = config_flag.or_else(|| env.get(ENV_FILE).map(PathBuf::from));
+        let yaml = env.get(ENV_YAML).cloned();
+        Sources { file, yaml, env }
+    }
+}
+
+/// Every problem found in the configuration, one line each (`path: message`).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigErrors(pub Vec<String>);
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What happens when the warm-up deadline passes without a ready verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDeadline {
+    /// Stay unready for good (the kubelet restarts the container the startupProbe is on).
+    Fail,
+    /// Open anyway, with a loud log line and a metric.
+    Open,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address of the probe/metrics/status server.
+    pub listen: SocketAddr,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter directive (tracing EnvFilter syntax).
+    pub log_level: String,
+    /// Time allowed to drain after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// The app.
+    pub target: Target,
+    /// The requests sent to warm it, judged one by one.
+    pub endpoints: Vec<EndpointSettings>,
+    /// Traffic shape.
+    pub traffic: Traffic,
+    /// The verdict's thresholds.
+    pub gate: GateConfig,
+}
+
+/// The app to warm.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Base URL (loopback unless `allow_remote`).
+    pub url: Url,
+    /// Whether a non-loopback host was allowed.
+    pub allow_remote: bool,
+    /// The app's own readiness path, checked before warming and passed through after.
+    pub readiness_path: Option<String>,
+    /// How long `waiting` may last.
+    pub wait_timeout: Duration,
+    /// HTTP version.
+    pub http: HttpVersion,
+    /// Accept a self-signed certificate.
+    pub insecure_tls: bool,
+}
+
+/// One warm-up endpoint.
+#[derive(Debug, Clone)]
+pub struct EndpointSettings {
+    /// Label value.
+    pub name: String,
+    /// Path and query, starting with `/`.
+    pub path: String,
+    /// Method.
+    pub method: Method,
+    /// Extra headers (values secret).
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Option<String>,
+    /// Share of the rate.
+    pub weight: u32,
+    /// Accepted statuses.
+    pub expect_status: StatusSet,
+    /// Text the answer must contain.
+    pub expect_body: Option<String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Absolute bound on this endpoint's gate quantile.
+    pub ceiling: Option<Duration>,
+}
+
+/// Traffic shape.
+#[derive(Debug, Clone)]
+pub struct Traffic {
+    /// Requests per second, all endpoints together.
+    pub rate: f64,
+    /// Cap on requests in flight.
+    pub max_inflight: usize,
+    /// Linear ramp from 10% of `rate` to `rate` (zero: none).
+    pub ramp: Duration,
+    /// Requests per second once ready (0: stop).
+    pub after_ready_rate: f64,
+}
+
+/// The gate's thresholds (see docs/DESIGN.md for each key's meaning).
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct GateConfig {
+    pub quantile: f64,
+    pub window: Duration,
+    pub lookback: Duration,
+    pub consecutive: u32,
+    pub tolerance: f64,
+    pub noise_floor: Duration,
+    pub interval: f64,
+    pub trend_z: f64,
+    pub max_drift: f64,
+    pub max_error_rate: f64,
+    pub min_samples: u64,
+    pub min_requests: u64,
+    pub min_rate_ratio: f64,
+    pub max_lag: Duration,
+    pub ceiling: Option<Duration>,
+    pub deadline: Duration,
+    pub on_deadline: OnDeadline,
+}
+
+/// Loads, merges and validates configuration from `sources`. Fails with every problem found:
+/// unreadable file, syntax errors, unknown keys, bad values, impossible combinations.
+pub fn load(sources: &Sources) -> Result<Settings, ConfigErrors> {
+    let raw = merge(sources)?;
+    sections::build(raw)
+}
+
+fn merge(sources: &Sources) -> Result<serde_json::Value, ConfigErrors> {
+    use config::{Config, Environment, File, FileFormat};
+    let mut builder = Config::builder();
+    if let Some(path) = &sources.file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigErrors(vec![format!("{}: cannot read: {e}", path.display())]))?;
+        let is_toml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+        let format = if is_toml { FileFormat::Toml } else { FileFormat::Yaml };
+        builder = builder.add_source(File::from_str(&text, format));
+    } else if let Some(yaml) = &sources.yaml {
+        builder = builder.add_source(File::from_str(yaml, FileFormat::Yaml));
+    }
+    let overrides: config::Map<String, String> = sources
+        .env
+        .iter()
+        .filter(|(k, _)| k.starts_with("WARMGATE_") && *k != ENV_FILE && *k != ENV_YAML)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(overrides)),
+    );
+    let origin = sources
+        .file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| ENV_YAML.to_string());
+    let cfg = builder
+        .build()
+        .map_err(|e| ConfigErrors(vec![format!("{origin}: {e}")]))?;
+    cfg.try_deserialize::<serde_json::Value>()
+        .map_err(|e| ConfigErrors(vec![format!("{origin}: {e}")]))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! `warmgate demo`: starts a simulated cold app (the `jit` profile of `loadgen sim`) in this
+//! process and the real agent against it, and shows each window's p99 falling and why the
+//! verdict passes or fails.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use loadgen::sim::{Profile, Sim, SimOptions};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::WindowEvent;
+use crate::cli::{init_logging, shutdown_signal, start_with, EXIT_CONFIG, EXIT_RUNTIME};
+use crate::config::{self, Sources};
+use crate::state::Phase;
+
+/// The demo's configuration, embedded in the binary.
+pub const DEMO_YAML: &str = include_str!("demo.yaml");
+
+/// Arguments of `warmgate demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep running once ready (until Ctrl-C), to look at /status and /metrics.
+    #[arg(long)]
+    pub keep: bool,
+    /// Address of warmgate's probe server.
+    #[arg(long, default_value = "127.0.0.1:9901")]
+    pub listen: SocketAddr,
+    /// Simulated app profile (jit, tiered, cache, gc, drift, slowdown, errors, stall, flat).
+    #[arg(long, default_value = "jit")]
+    pub profile: Profile,
+    /// Speed-up of the simulated warm-up (1 = the documented curve).
+    #[arg(long, default_value_t = 4.0)]
+    pub speed: f64,
+    /// Seed of the simulated latency noise.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Runs the demo; returns the exit code (0 once ready, 1 if the warm-up failed).
+pub fn main(args: DemoArgs) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("warmgate demo: cannot start the runtime: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    rt.block_on(demo(args))
+}
+
+async fn demo(args: DemoArgs) -> i32 {
+    let sim_stop = CancellationToken::new();
+    let options = SimOptions { profile: args.profile, seed: args.seed, speed: args.speed };
+    let sim = match Sim::bind(SocketAddr::from(([127, 0, 0, 1], 0)), options).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warmgate demo: cannot start the simulated app: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    let app = match sim.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("warmgate demo: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    tokio::spawn(sim.serve(sim_stop.clone()));
+
+    let mut env = std::collections::HashMap::new();
+    env.insert("WARMGATE_TARGET__URL".to_string(), format!("http://{app}"));
+    env.insert("WARMGATE_LISTEN".to_string(), args.listen.to_string());
+    let sources = Sources { yaml: Some(DEMO_YAML.to_string()), env, ..Sources::default() };
+    let settings = match config::load(&sources) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warmgate demo: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    init_logging(settings.log_format, &settings.log_level);
+    let q = crate::state::trim_quantile(settings.gate.quantile);
+    let (tx, mut rx) = mpsc::channel::<WindowEvent>(64);
+    let started = match start_with(settings.clone(), |a| a.with_events(tx)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warmgate demo: {e:#} (is another warmgate running? try --listen 127.0.0.1:0)");
+            return EXIT_RUNTIME;
+        }
+    };
+    let base = format!("http://{}", started.server.addr);
+    println!("warmgate demo: simulated cold app ({}) on http://{app}", args.profile.name());
+    println!("  status: {base}/status   readiness: {base}/readyz   metrics: {base}/metrics");
+    println!(
+        "  gate: p{q} per endpoint, {}s windows, {}s lookback, {} passing evaluations in a row\n",
+        settings.gate.window.as_secs_f64(),
+        settings.gate.lookback.as_secs_f64(),
+        settings.gate.consecutive
+    );
+    println!("{:>6}  {:<10} {:>7} {:>9} {:>9} {:>6}  verdict", "t", "endpoint", "reqs", "p50 ms", format!("p{q} ms"), "errors");
+    let mut ticker = tokio::time::interval(Duration::from_millis(200));
+    let code = loop {
+        tokio::select! {
+            sig = shutdown_signal() => { println!("\n{sig}: stopping."); break 0; }
+            ev = rx.recv() => if let Some(ev) = ev { print_event(&ev) },
+            _ = ticker.tick() => {
+                let (phase, reason) = { let s = started.shared.lock(); (s.phase, s.reason.clone()) };
+                match phase {
+                    Phase::Ready if !args.keep => {
+                        while let Ok(ev) = rx.try_recv() { print_event(&ev); }
+                        println!("\nREADY: {reason}\n  {base}/readyz now answers 200.");
+                        break 0;
+                    }
+                    Phase::Failed => { println!("\nFAILED: {reason}"); break 1; }
+                    _ => {}
+                }
+            }
+        }
+    };
+    started.shutdown("demo finished").await;
+    sim_stop.cancel();
+    code
+}
+
+fn print_event(ev: &WindowEvent) {
+    for (i, r) in ev.rows.iter().enumerate() {
+        let verdict = if i + 1 == ev.rows.len() {
+            let v = &ev.verdict;
+            if v.pass {
+                format!("PASS ({}/{})", v.streak, v.required)
+            } else {
+                format!("fail: {}", v.reasons.first().cloned().unwrap_or_default())
+            }
+        } else {
+            String::new()
+        };
+        let t = if i == 0 { format!("{:.0}s", ev.at_s) } else { String::new() };
+        println!("{t:>6}  {:<10} {:>7} {:>9.1} {:>9.1} {:>6}  {verdict}", r.name, r.count, r.p50_ms, r.q_ms, r.errors);
+    }
+}

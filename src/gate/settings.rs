@@ -1,0 +1,145 @@
+//! The gate's settings: plain data, validated by `config` before they get here.
+
+use std::time::Duration;
+
+/// Every number the criterion uses (see docs/DESIGN.md, `gate:`). Plain data: `config` validates
+/// it; the gate only guards against values that would make it divide by zero or loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateSettings {
+    /// The judged quantile, in (0, 1) (0.99 = p99).
+    pub quantile: f64,
+    /// Length of one window (converts `lookback` into a number of windows).
+    pub window: Duration,
+    /// How far back each evaluation looks; split into an old and a new half.
+    pub lookback: Duration,
+    /// Passing evaluations in a row needed for `ready`.
+    pub consecutive: u32,
+    /// Allowed relative change of the quantile between the halves.
+    pub tolerance: f64,
+    /// ... or this absolute change.
+    pub noise_floor: Duration,
+    /// The new half's 95% interval must lie within +/- this fraction of its estimate.
+    pub interval: f64,
+    /// Mann-Kendall |z| on the per-window log quantiles must stay below this.
+    pub trend_z: f64,
+    /// Theil-Sen slope projected over the lookback must stay below this relative change.
+    pub max_drift: f64,
+    /// Largest allowed share of non-ok outcomes over the lookback.
+    pub max_error_rate: f64,
+    /// Latency samples needed in each half of the lookback, per endpoint.
+    pub min_samples: u64,
+    /// Completed requests needed per endpoint since the gate was created or reset.
+    pub min_requests: u64,
+    /// Achieved / target rate needed in every window of the lookback.
+    pub min_rate_ratio: f64,
+    /// Largest p99 schedule lag allowed in every window of the lookback.
+    pub max_lag: Duration,
+    /// Absolute bound on each endpoint's new-half quantile, in plan order (missing = none).
+    pub ceilings: Vec<Option<Duration>>,
+}
+
+impl Default for GateSettings {
+    /// The documented defaults (DESIGN.md), no ceilings.
+    fn default() -> Self {
+        GateSettings {
+            quantile: 0.99,
+            window: Duration::from_secs(5),
+            lookback: Duration::from_secs(60),
+            consecutive: 3,
+            tolerance: 0.10,
+            noise_floor: Duration::from_millis(1),
+            interval: 0.15,
+            trend_z: 1.96,
+            max_drift: 0.10,
+            max_error_rate: 0.01,
+            min_samples: 2000,
+            min_requests: 0,
+            min_rate_ratio: 0.95,
+            max_lag: Duration::from_millis(50),
+            ceilings: Vec::new(),
+        }
+    }
+}
+
+impl GateSettings {
+    /// Number of windows in the lookback: `lookback / window` rounded, at least 2 (one per half).
+    pub fn lookback_windows(&self) -> usize {
+        let window = self.window.as_secs_f64();
+        if window <= 0.0 {
+            return 2;
+        }
+        let n = (self.lookback.as_secs_f64() / window).round();
+        if n.is_finite() && n >= 2.0 {
+            // Bounded so that a silly configuration cannot make the gate hoard memory.
+            (n as usize).min(10_000)
+        } else {
+            2
+        }
+    }
+
+    /// The quantile, clamped into a range where the statistics are defined.
+    pub(crate) fn q(&self) -> f64 {
+        if self.quantile.is_finite() {
+            self.quantile.clamp(1e-6, 1.0 - 1e-6)
+        } else {
+            0.99
+        }
+    }
+
+    /// The ceiling of endpoint `index` (plan order), if any.
+    pub(crate) fn ceiling(&self, index: usize) -> Option<Duration> {
+        self.ceilings.get(index).copied().flatten()
+    }
+
+    /// `p99`, `p99.9`, `p50`: the quantile's usual short name.
+    pub fn quantile_label(&self) -> String {
+        let pct = self.q() * 100.0;
+        let mut text = format!("{pct:.4}");
+        while text.ends_with('0') {
+            text.pop();
+        }
+        if text.ends_with('.') {
+            text.pop();
+        }
+        format!("p{text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_lookback_is_twelve_windows() {
+        assert_eq!(GateSettings::default().lookback_windows(), 12);
+    }
+
+    #[test]
+    fn lookback_windows_never_below_two_even_for_zero_window() {
+        let s = GateSettings {
+            window: Duration::ZERO,
+            ..GateSettings::default()
+        };
+        assert_eq!(s.lookback_windows(), 2);
+        let s = GateSettings {
+            lookback: Duration::from_secs(1),
+            ..GateSettings::default()
+        };
+        assert_eq!(s.lookback_windows(), 2);
+    }
+
+    #[test]
+    fn quantile_labels() {
+        let label = |q| {
+            GateSettings {
+                quantile: q,
+                ..GateSettings::default()
+            }
+            .quantile_label()
+        };
+        assert_eq!(label(0.99), "p99");
+        assert_eq!(label(0.999), "p99.9");
+        assert_eq!(label(0.5), "p50");
+        assert_eq!(label(0.95), "p95");
+    }
+}

@@ -1,0 +1,233 @@
+//! Prometheus metrics (names fixed in docs/DESIGN.md). Labels come from bounded sets: the
+//! configured endpoint names, the five phases, the outcome labels.
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
+};
+
+use crate::state::Phase;
+
+/// Bucket bounds of `warmgate_request_duration_seconds`, 1 ms .. 30 s.
+const BUCKETS: [f64; 18] = [
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.04, 0.06, 0.1, 0.15, 0.25, 0.4, 0.6, 1.0,
+    2.5, 10.0, 30.0,
+];
+
+/// Every metric warmgate exports.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct Metrics {
+    registry: Registry,
+    pub ready: IntGauge,
+    pub phase: IntGaugeVec,
+    pub phase_duration: Gauge,
+    pub deadline: Gauge,
+    pub time_to_ready: Gauge,
+    pub warmups: IntCounter,
+    pub deadline_opened: IntCounter,
+    pub requests: IntCounterVec,
+    pub duration: HistogramVec,
+    pub window_latency: GaugeVec,
+    pub window_requests: IntGaugeVec,
+    pub gate_pass: IntGaugeVec,
+    pub gate_streak: IntGauge,
+    pub evaluations: IntCounterVec,
+    pub target_rate: Gauge,
+    pub achieved_rate: Gauge,
+    pub lag: Gauge,
+}
+
+type IntGaugeVec = prometheus::IntGaugeVec;
+
+impl Metrics {
+    /// Registers every metric in a fresh registry. Fails only on a programming error (a
+    /// duplicate or malformed name), which the unit tests catch.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let build_info = IntGaugeVec::new(
+            Opts::new("warmgate_build_info", "warmgate version (always 1)."),
+            &["version"],
+        )?;
+        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        registry.register(Box::new(build_info))?;
+        let m = Metrics {
+            ready: IntGauge::new("warmgate_ready", "1 when /readyz answers 200.")?,
+            phase: IntGaugeVec::new(
+                Opts::new("warmgate_phase", "1 for the current phase, 0 for the others."),
+                &["phase"],
+            )?,
+            phase_duration: Gauge::new(
+                "warmgate_phase_duration_seconds",
+                "Time spent in the current phase.",
+            )?,
+            deadline: Gauge::new("warmgate_deadline_seconds", "Configured warm-up deadline.")?,
+            time_to_ready: Gauge::new(
+                "warmgate_time_to_ready_seconds",
+                "Agent start to first ready verdict (NaN before).",
+            )?,
+            warmups: IntCounter::new(
+                "warmgate_warmups_total",
+                "Warm-ups started (1 + re-warms after app restarts).",
+            )?,
+            deadline_opened: IntCounter::new(
+                "warmgate_deadline_opened_total",
+                "Times the gate opened because the deadline passed with on_deadline: open.",
+            )?,
+            requests: IntCounterVec::new(
+                Opts::new("warmgate_requests_total", "Synthetic requests completed."),
+                &["endpoint", "outcome"],
+            )?,
+            duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "warmgate_request_duration_seconds",
+                    "Synthetic request latency from its intended send time (no coordinated omission).",
+                )
+                .buckets(BUCKETS.to_vec()),
+                &["endpoint"],
+            )?,
+            window_latency: GaugeVec::new(
+                Opts::new("warmgate_window_latency_seconds", "Latency quantiles of the last window."),
+                &["endpoint", "quantile"],
+            )?,
+            window_requests: IntGaugeVec::new(
+                Opts::new("warmgate_window_requests", "Requests completed in the last window."),
+                &["endpoint"],
+            )?,
+            gate_pass: IntGaugeVec::new(
+                Opts::new("warmgate_gate_pass", "1 if the endpoint passed the last evaluation."),
+                &["endpoint"],
+            )?,
+            gate_streak: IntGauge::new(
+                "warmgate_gate_streak",
+                "Consecutive passing gate evaluations.",
+            )?,
+            evaluations: IntCounterVec::new(
+                Opts::new("warmgate_gate_evaluations_total", "Gate evaluations by result."),
+                &["result"],
+            )?,
+            target_rate: Gauge::new("warmgate_target_rate", "Requests/s the schedule asks for now.")?,
+            achieved_rate: Gauge::new("warmgate_achieved_rate", "Requests/s sent in the last window.")?,
+            lag: Gauge::new(
+                "warmgate_schedule_lag_seconds",
+                "p99 schedule lag of the traffic engine in the last window.",
+            )?,
+            registry,
+        };
+        m.time_to_ready.set(f64::NAN);
+        for c in [
+            Box::new(m.ready.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(m.phase.clone()),
+            Box::new(m.phase_duration.clone()),
+            Box::new(m.deadline.clone()),
+            Box::new(m.time_to_ready.clone()),
+            Box::new(m.warmups.clone()),
+            Box::new(m.deadline_opened.clone()),
+            Box::new(m.requests.clone()),
+            Box::new(m.duration.clone()),
+            Box::new(m.window_latency.clone()),
+            Box::new(m.window_requests.clone()),
+            Box::new(m.gate_pass.clone()),
+            Box::new(m.gate_streak.clone()),
+            Box::new(m.evaluations.clone()),
+            Box::new(m.target_rate.clone()),
+            Box::new(m.achieved_rate.clone()),
+            Box::new(m.lag.clone()),
+        ] {
+            m.registry.register(c)?;
+        }
+        for result in ["pass", "fail"] {
+            m.evaluations.with_label_values(&[result]);
+        }
+        Ok(m)
+    }
+
+    /// Creates every per-endpoint series up front, so dashboards see zeros, not gaps.
+    pub fn init_endpoints(&self, names: &[String]) {
+        for name in names {
+            for outcome in loadgen::Outcome::LABELS {
+                self.requests.with_label_values(&[name.as_str(), outcome]);
+            }
+            self.duration.with_label_values(&[name.as_str()]);
+            self.window_requests.with_label_values(&[name.as_str()]);
+            self.gate_pass.with_label_values(&[name.as_str()]);
+        }
+    }
+
+    /// Sets the one-hot phase gauges.
+    pub fn set_phase(&self, phase: Phase) {
+        for p in Phase::ALL {
+            self.phase.with_label_values(&[p.name()]).set(i64::from(p == phase));
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metrics.
+        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
+            return String::new();
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// Records one window of one endpoint into the request counters and the duration histogram.
+pub fn record_window(m: &Metrics, w: &loadgen::EndpointWindow) {
+    for (label, n) in w.outcomes.by_label() {
+        if n > 0 {
+            m.requests.with_label_values(&[w.name.as_str(), label]).inc_by(n);
+        }
+    }
+    let h = m.duration.with_label_values(&[w.name.as_str()]);
+    // Replays the window's HDR buckets into the Prometheus histogram: one observe per request,
+    // at the bucket's representative value (HDR precision, about 1%).
+    for v in w.latency.iter_recorded() {
+        let secs = v.value_iterated_to() as f64 / 1e6;
+        for _ in 0..v.count_at_value() {
+            h.observe(secs);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registers_and_encodes_every_documented_name() {
+        let m = Metrics::new().expect("registers");
+        m.init_endpoints(&["home".to_string()]);
+        m.set_phase(Phase::Warming);
+        let text = m.encode();
+        for name in [
+            "warmgate_build_info",
+            "warmgate_ready",
+            "warmgate_phase{phase=\"warming\"} 1",
+            "warmgate_phase{phase=\"ready\"} 0",
+            "warmgate_time_to_ready_seconds NaN",
+            "warmgate_requests_total{endpoint=\"home\",outcome=\"ok\"} 0",
+            "warmgate_request_duration_seconds_bucket{endpoint=\"home\"",
+            "warmgate_gate_evaluations_total{result=\"pass\"} 0",
+        ] {
+            assert!(text.contains(name), "missing {name:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn window_replay_counts_every_request() {
+        let m = Metrics::new().expect("registers");
+        let mut w = loadgen::EndpointWindow::empty("home");
+        for us in [900u64, 5_000, 5_000, 80_000] {
+            w.latency.record(us).expect("in range");
+            w.outcomes.add(loadgen::Outcome::Ok);
+        }
+        w.outcomes.add(loadgen::Outcome::Timeout);
+        record_window(&m, &w);
+        let h = m.duration.with_label_values(&["home"]);
+        assert_eq!(h.get_sample_count(), 4);
+        assert_eq!(m.requests.with_label_values(&["home", "ok"]).get(), 4);
+        assert_eq!(m.requests.with_label_values(&["home", "timeout"]).get(), 1);
+        assert!((h.get_sample_sum() - 0.0909).abs() < 0.002, "{}", h.get_sample_sum());
+    }
+}
