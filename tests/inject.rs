@@ -228,7 +228,7 @@ fn multi_document_file_touches_only_opted_in_workloads() {
     assert_http_probe(&app["startupProbe"], "/startupz", 9901);
     let cfg = config_of(named(search, "warmgate"));
     assert!(cfg["target"].get("readiness_path").is_none());
-    assert_eq!(cfg["traffic"]["rate"].as_u64(), Some(50));
+    assert_eq!(cfg["traffic"]["rate"].as_u64(), Some(80));
     assert_eq!(secs(&cfg["target"]["wait_timeout"]), 900);
     assert_eq!(
         after[4]["spec"]["volumeClaimTemplates"],
@@ -325,7 +325,7 @@ fn impossible_requests_name_document_and_field_and_produce_no_output() {
         .expect_err("must fail")
         .0;
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    assert_eq!(errors.len(), 3, "{text:#?}");
+    assert_eq!(errors.len(), 4, "{text:#?}");
     assert!(
         text[0].starts_with("document 2 (Deployment/fast): metadata.annotations.warmgate.io/rate:"),
         "{}",
@@ -343,6 +343,14 @@ fn impossible_requests_name_document_and_field_and_produce_no_output() {
         "{}",
         text[2]
     );
+    // Numeric but too low for the gate: warmgate's own config loader refuses it, so inject does.
+    assert!(
+        text[3]
+            .starts_with("document 5 (Deployment/trickle): metadata.annotations.warmgate.io/rate:"),
+        "{}",
+        text[3]
+    );
+    assert!(text[3].contains("min_samples"), "{}", text[3]);
 }
 
 #[test]

@@ -123,6 +123,7 @@ fn bad_input_exits_2_with_no_partial_output() {
         err.contains("document 4 (Pod/empty): spec.containers"),
         "{err}"
     );
+    assert!(err.contains("document 5 (Deployment/trickle)"), "{err}");
 
     let out = warmgate(
         &["-f", fixture("bad-yaml.yaml").to_str().expect("utf-8 path")],

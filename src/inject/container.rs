@@ -98,6 +98,19 @@ impl Settings {
         yaml_serde::to_string(&map(top)).unwrap_or_default()
     }
 
+    /// Problems warmgate's own configuration loader finds in [`Settings::to_yaml`], as
+    /// `path: message` lines (e.g. a rate too low for the gate to ever collect enough samples).
+    pub fn problems(&self) -> Vec<String> {
+        let sources = crate::config::Sources {
+            yaml: Some(self.to_yaml()),
+            ..crate::config::Sources::default()
+        };
+        match crate::config::load(&sources) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0,
+        }
+    }
+
     /// `failureThreshold` of the app's startupProbe: covers wait + deadline + margin.
     pub fn startup_failure_threshold(&self) -> u64 {
         (self.wait_s + self.deadline_s + STARTUP_MARGIN_S).div_ceil(STARTUP_PERIOD_S)

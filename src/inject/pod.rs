@@ -3,7 +3,9 @@
 
 use yaml_serde::{Mapping, Value};
 
-use super::annotations::{endpoint_name, Request, ANN_CONTAINER, ANN_PORT};
+use super::annotations::{
+    endpoint_name, Request, ANN_CONTAINER, ANN_ENDPOINTS, ANN_PORT, ANN_RATE,
+};
 use super::container::Layout;
 use super::container::{self, Settings, CONTAINER_NAME, DEFAULT_DEADLINE_S, DEFAULT_WAIT_S, PORT};
 use super::error::{DocRef, InjectError};
@@ -222,6 +224,21 @@ pub fn inject(
         endpoints,
         rate: req.rate,
     };
+    // What warmgate itself would refuse at start-up is refused here, naming the annotation.
+    if let Some(problem) = settings.problems().into_iter().next() {
+        let key = if problem.starts_with("traffic.") {
+            Some(ANN_RATE)
+        } else if problem.starts_with("endpoints") {
+            Some(ANN_ENDPOINTS)
+        } else {
+            None
+        };
+        let message = format!("warmgate would refuse this configuration: {problem}");
+        return Err(match key {
+            Some(key) => at.ann_err(key, message),
+            None => at.err(format!("{app_field} (warmgate configuration)"), message),
+        });
+    }
     let readiness = container::readiness_probe(old_ready);
     let startup = container::startup_probe(&settings);
     let sidecar = container::container(image, &settings, layout);
