@@ -417,3 +417,43 @@ fn https_readiness_probe_targets_https_with_insecure_tls() {
     );
     assert_eq!(cfg["target"]["insecure_tls"].as_bool(), Some(true));
 }
+
+#[test]
+fn list_items_are_injected_and_errors_name_the_item() {
+    let item = |name: &str, rate: &str| {
+        format!(
+            "  - apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}\n      \
+             annotations: {{warmgate.io/inject: \"true\", warmgate.io/rate: \"{rate}\"}}\n    spec:\n      \
+             selector: {{matchLabels: {{app: {name}}}}}\n      template:\n        metadata: {{labels: {{app: {name}}}}}\n        \
+             spec:\n          containers: [{{name: {name}, image: {name}, ports: [{{containerPort: 80}}]}}]\n"
+        )
+    };
+    let list = format!(
+        "apiVersion: v1\nkind: List\nitems:\n{}{}",
+        item("a", "200"),
+        item("b", "300")
+    );
+    let out =
+        parse_documents(&inject_str(&list, &Options::default()).expect("inject")).expect("parse");
+    let items = out[0]["items"].as_sequence().expect("items");
+    for it in items {
+        assert!(containers(it)
+            .iter()
+            .any(|c| c["name"].as_str() == Some("warmgate")));
+    }
+    let bad = format!(
+        "apiVersion: v1\nkind: List\nitems:\n{}{}",
+        item("a", "200"),
+        item("b", "lots")
+    );
+    let errors = inject_str(&bad, &Options::default())
+        .expect_err("bad rate")
+        .0;
+    let text = errors[0].to_string();
+    assert!(
+        text.starts_with(
+            "document 1 (List): items[1] (Deployment/b).metadata.annotations.warmgate.io/rate:"
+        ),
+        "{text}"
+    );
+}
