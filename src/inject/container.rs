@@ -61,7 +61,8 @@ fn number(x: f64) -> Value {
 
 impl Settings {
     /// Renders the configuration as the YAML text warmgate reads from [`CONFIG_ENV`].
-    pub fn to_yaml(&self) -> String {
+    /// Fails only if the YAML writer does (a tree of strings, numbers and mappings).
+    pub fn to_yaml(&self) -> Result<String, String> {
         let mut target = vec![("url", Value::from(self.url.as_str()))];
         if self.insecure_tls {
             target.push(("insecure_tls", Value::Bool(true)));
@@ -94,15 +95,15 @@ impl Settings {
                 Value::from(format!("{}s", self.deadline_s)),
             )]),
         ));
-        // Serialising a tree of strings, numbers and mappings cannot fail.
-        yaml_serde::to_string(&map(top)).unwrap_or_default()
+        yaml_serde::to_string(&map(top)).map_err(|e| format!("cannot write the configuration: {e}"))
     }
 
-    /// Problems warmgate's own configuration loader finds in [`Settings::to_yaml`], as
-    /// `path: message` lines (e.g. a rate too low for the gate to ever collect enough samples).
-    pub fn problems(&self) -> Vec<String> {
+    /// Problems warmgate's own configuration loader finds in `yaml` (from
+    /// [`Settings::to_yaml`]), as `path: message` lines (e.g. a rate too low for the gate to
+    /// ever collect enough samples).
+    pub fn problems(yaml: &str) -> Vec<String> {
         let sources = crate::config::Sources {
-            yaml: Some(self.to_yaml()),
+            yaml: Some(yaml.to_string()),
             ..crate::config::Sources::default()
         };
         match crate::config::load(&sources) {
@@ -134,8 +135,8 @@ pub enum Layout {
 }
 
 /// The container `warmgate inject` adds to the pod spec.
-pub fn container(image: &str, settings: &Settings, layout: Layout) -> Value {
-    let mut c = base_container(image, settings);
+pub fn container(image: &str, config_yaml: &str, layout: Layout) -> Value {
+    let mut c = base_container(image, config_yaml);
     if layout == Layout::NativeSidecar {
         if let Some(m) = c.as_mapping_mut() {
             m.insert(Value::from("restartPolicy"), Value::from("Always"));
@@ -160,7 +161,7 @@ pub fn container(image: &str, settings: &Settings, layout: Layout) -> Value {
     c
 }
 
-fn base_container(image: &str, settings: &Settings) -> Value {
+fn base_container(image: &str, config_yaml: &str) -> Value {
     map(vec![
         ("name", Value::from(CONTAINER_NAME)),
         ("image", Value::from(image)),
@@ -177,7 +178,7 @@ fn base_container(image: &str, settings: &Settings) -> Value {
             "env",
             Value::Sequence(vec![map(vec![
                 ("name", Value::from(CONFIG_ENV)),
-                ("value", Value::from(settings.to_yaml())),
+                ("value", Value::from(config_yaml)),
             ])]),
         ),
         (
@@ -284,7 +285,9 @@ mod tests {
 
     #[test]
     fn config_yaml_carries_target_endpoints_rate_and_deadline() {
-        let v: Value = yaml_serde::from_str(&settings().to_yaml()).expect("valid YAML");
+        let text = settings().to_yaml().expect("writes");
+        assert!(Settings::problems(&text).is_empty(), "{text}");
+        let v: Value = yaml_serde::from_str(&text).expect("valid YAML");
         assert_eq!(v["target"]["url"].as_str(), Some("http://127.0.0.1:8080"));
         assert_eq!(v["target"]["readiness_path"].as_str(), Some("/healthz"));
         assert_eq!(v["target"]["wait_timeout"].as_str(), Some("300s"));

@@ -225,7 +225,10 @@ pub fn inject(
         rate: req.rate,
     };
     // What warmgate itself would refuse at start-up is refused here, naming the annotation.
-    if let Some(problem) = settings.problems().into_iter().next() {
+    let config_yaml = settings
+        .to_yaml()
+        .map_err(|m| at.err(format!("{app_field} (warmgate configuration)"), m))?;
+    if let Some(problem) = Settings::problems(&config_yaml).into_iter().next() {
         let key = if problem.starts_with("traffic.") {
             Some(ANN_RATE)
         } else if problem.starts_with("endpoints") {
@@ -241,7 +244,7 @@ pub fn inject(
     }
     let readiness = container::readiness_probe(old_ready);
     let startup = container::startup_probe(&settings);
-    let sidecar = container::container(image, &settings, layout);
+    let sidecar = container::container(image, &config_yaml, layout);
 
     let containers = spec
         .get_mut("containers")
