@@ -107,8 +107,10 @@ pub fn init_logging(format: LogFormat, level: &str) {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    // One worker: a few thousand requests/s need less than a core, and the probe server's own
+    // thread must find CPU even under a 500m limit.
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name("warmgate-traffic")
         .enable_all()
         .build()

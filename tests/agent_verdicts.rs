@@ -30,7 +30,7 @@ async fn jit_app_becomes_ready_only_once_settled_and_users_then_see_a_warm_tail(
     // speed 2: the cold excess (30x at first) decays over ~6,400 requests.
     let sim = SimApp::start(Profile::Jit, 2.0, 0).await;
     let wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
-    let took = wg.wait_ready(Duration::from_secs(90)).await;
+    let took = wg.wait_ready(Duration::from_secs(150)).await;
     let truth = sim.truth().await;
     assert!(took.is_some(), "jit never ready; status {}\n{}", wg.status().await, wg.log_text());
     assert_eq!(truth["settled"], true, "opened before the app settled: {truth}");

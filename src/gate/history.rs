@@ -92,11 +92,21 @@ fn finite_or_zero(x: f64) -> f64 {
     }
 }
 
+/// How many lookbacks the per-window quantiles are kept for the rise check.
+pub(crate) const HORIZON_LOOKBACKS: usize = 3;
+/// Lookbacks of history needed before any evaluation passes. One lookback cannot tell a
+/// +20%/min drift, or the bottom of a slowdown's U, from a plateau often enough (simulated: 1 in
+/// 20 runs opened); two make the rise check decisive (0 of 30 at 200 and 500 rps).
+pub(crate) const MIN_HISTORY_LOOKBACKS: usize = 2;
+
 /// The remembered windows and the per-endpoint request counts since the last reset.
 #[derive(Debug, Clone)]
 pub(crate) struct History {
     windows: VecDeque<WindowRecord>,
     capacity: usize,
+    /// Per-window quantiles (one per endpoint) over [`HORIZON_LOOKBACKS`] lookbacks: a few bytes
+    /// per window, enough to see a slow rise that a single lookback cannot tell from noise.
+    quantiles: VecDeque<Vec<Option<u64>>>,
     requests: Vec<u64>,
 }
 
@@ -106,6 +116,7 @@ impl History {
         History {
             windows: VecDeque::with_capacity(capacity),
             capacity: capacity.max(1),
+            quantiles: VecDeque::with_capacity(capacity * HORIZON_LOOKBACKS),
             requests: vec![0; endpoints],
         }
     }
@@ -114,6 +125,11 @@ impl History {
     pub fn push(&mut self, record: WindowRecord) {
         for (count, e) in self.requests.iter_mut().zip(&record.endpoints) {
             *count = count.saturating_add(e.outcomes.total());
+        }
+        self.quantiles
+            .push_back(record.endpoints.iter().map(|e| e.quantile_us).collect());
+        while self.quantiles.len() > self.capacity * HORIZON_LOOKBACKS {
+            self.quantiles.pop_front();
         }
         self.windows.push_back(record);
         while self.windows.len() > self.capacity {
@@ -124,6 +140,7 @@ impl History {
     /// Forgets every window and count.
     pub fn clear(&mut self) {
         self.windows.clear();
+        self.quantiles.clear();
         self.requests.iter_mut().for_each(|c| *c = 0);
     }
 
@@ -145,6 +162,21 @@ impl History {
     /// Completed requests of endpoint `index` since creation or the last reset.
     pub fn requests(&self, index: usize) -> u64 {
         self.requests.get(index).copied().unwrap_or(0)
+    }
+
+    /// Endpoint `index`'s per-window quantiles over the long horizon, oldest first, as
+    /// `(position, microseconds)` for the windows that had samples.
+    pub fn horizon_quantiles(&self, index: usize) -> Vec<(usize, u64)> {
+        self.quantiles
+            .iter()
+            .enumerate()
+            .filter_map(|(i, qs)| Some((i, qs.get(index).copied().flatten()?)))
+            .collect()
+    }
+
+    /// Windows held for the rise check (at most [`HORIZON_LOOKBACKS`] lookbacks).
+    pub fn horizon_len(&self) -> usize {
+        self.quantiles.len()
     }
 
     /// Number of windows in the old half (the new half holds the rest: the newer, larger one

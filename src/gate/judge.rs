@@ -2,7 +2,7 @@
 //! why in human one-liners with their numbers.
 
 use super::format::{dur_ms, ms, pct, secs, signed_pct, thousands};
-use super::history::History;
+use super::history::{History, MIN_HISTORY_LOOKBACKS};
 use super::settings::GateSettings;
 use super::stats::{interval_ranks, mann_kendall_z, theil_sen_slope, value_at_rank};
 use super::EndpointVerdict;
@@ -60,6 +60,21 @@ pub(crate) fn lookback_reason(settings: &GateSettings, history: &History) -> Opt
             need,
             secs(settings.window * history.len() as u32),
             secs(settings.lookback)
+        ),
+    })
+}
+
+/// The reason shared by every endpoint until the history is long enough for the rise check
+/// ([`MIN_HISTORY_LOOKBACKS`] lookbacks), if it is not.
+pub(crate) fn history_reason(settings: &GateSettings, history: &History) -> Option<Reason> {
+    let need = settings.lookback_windows() * MIN_HISTORY_LOOKBACKS;
+    let have = history.horizon_len();
+    (history.is_full() && have < need).then(|| Reason {
+        rank: rank::LOOKBACK,
+        text: format!(
+            "history {} of {} needed to rule out a slow rise",
+            secs(settings.window * have as u32),
+            secs(settings.window * need as u32)
         ),
     })
 }
@@ -216,6 +231,32 @@ pub(crate) fn judge_endpoint(
         _ => {}
     }
 
+    // Rise over the long horizon (up to HORIZON_LOOKBACKS lookbacks): a slow drift or a
+    // slowdown that one lookback cannot tell from noise. One-sided: a warm-up only falls.
+    let horizon: Vec<(f64, f64)> = history
+        .horizon_quantiles(index)
+        .into_iter()
+        .map(|(i, us)| (i as f64, (us.max(1) as f64).ln()))
+        .collect();
+    let rise = if horizon.len() > points.len() {
+        theil_sen_slope(&horizon).map(|slope| (slope * n_windows).exp() - 1.0)
+    } else {
+        None
+    };
+    if let Some(r) = rise {
+        if r >= settings.max_drift {
+            fail(
+                rank::TREND,
+                format!(
+                    "{label} rising over the last {}: {} per {} (Theil-Sen)",
+                    secs(settings.window * horizon.len() as u32),
+                    signed_pct(r),
+                    secs(settings.lookback)
+                ),
+            );
+        }
+    }
+
     // The halves agree within tolerance or the noise floor.
     let change = match (q_old, q_new) {
         (Some(o), Some(n)) if o > 0 => Some(n as f64 / o as f64 - 1.0),
@@ -327,6 +368,7 @@ pub(crate) fn judge_endpoint(
         change: change.map(|c| round(c, 4)),
         trend_z: z.map(|z| round(z, 3)),
         drift: drift.map(|d| round(d, 4)),
+        rise: rise.map(|r| round(r, 4)),
         error_rate: round(error_rate, 5),
         requests,
         ceiling_ms: ceiling.map(|c| round(c.as_secs_f64() * 1000.0, 3)),

@@ -10,6 +10,10 @@
 //! - `|q_new/q_old - 1| <= tolerance` or `|q_new - q_old| <= noise_floor`;
 //! - no trend: Mann-Kendall `|z| < trend_z` on the per-window log quantiles, and the Theil-Sen
 //!   slope projected over the lookback changes the quantile by less than `max_drift`;
+//! - no rise over a longer horizon: the Theil-Sen slope of the per-window log quantiles over up
+//!   to 3 lookbacks, projected over one lookback, stays below `max_drift` (one-sided; an addition
+//!   to FIELD-NOTES' composite, which a +20%/min drift passes now and then at 500 rps); for it,
+//!   no evaluation passes before 2 lookbacks of history (120 s by default, flat apps included);
 //! - error rate over the lookback `<= max_error_rate`; `q_new <= ceiling` (if any); at least
 //!   `min_requests` completed since the gate was created or reset;
 //!
@@ -40,7 +44,7 @@ use serde::Serialize;
 pub use settings::GateSettings;
 
 use history::{History, WindowRecord};
-use judge::{judge_endpoint, judge_generator, lookback_reason};
+use judge::{history_reason, judge_endpoint, judge_generator, lookback_reason};
 
 /// Judges window after window; remembers only the lookback and the streak.
 #[derive(Debug, Clone)]
@@ -94,6 +98,11 @@ pub struct EndpointVerdict {
     pub trend_z: Option<f64>,
     /// Theil-Sen slope projected over the lookback, as a relative change (-0.25 = 25% faster).
     pub drift: Option<f64>,
+    /// Theil-Sen slope over the long horizon (up to 3 lookbacks of per-window quantiles),
+    /// projected over one lookback; `None` until the horizon is longer than the lookback.
+    /// Only a rise fails (>= `max_drift`): it catches drifts and slowdowns too slow for one
+    /// lookback to tell from noise, and a warm-up never rises.
+    pub rise: Option<f64>,
     /// Non-ok outcomes / completed requests over the lookback (0 without requests).
     pub error_rate: f64,
     /// Completed requests since the gate was created or reset.
@@ -139,7 +148,8 @@ impl Gate {
 
     /// Judges the remembered windows and moves the streak.
     fn evaluate(&mut self) -> Verdict {
-        let shared = lookback_reason(&self.settings, &self.history);
+        let shared = lookback_reason(&self.settings, &self.history)
+            .or_else(|| history_reason(&self.settings, &self.history));
         let mut reasons = judge_generator(&self.settings, &self.history);
         if let Some(s) = &shared {
             reasons.push(s.clone());
