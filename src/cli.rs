@@ -45,6 +45,8 @@ pub enum Command {
     },
     /// Warm a simulated cold app (the `jit` profile) and show how the verdict is reached.
     Demo(crate::demo::DemoArgs),
+    /// Add warmgate to Kubernetes manifests.
+    Inject(crate::inject::InjectArgs),
 }
 
 /// Parses the command line and runs it. Returns the process exit code.
@@ -61,6 +63,7 @@ pub fn main() -> i32 {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
         Command::Demo(args) => crate::demo::main(args),
+        Command::Inject(args) => crate::inject::run(args),
     }
 }
 
