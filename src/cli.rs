@@ -99,7 +99,9 @@ pub fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
@@ -166,7 +168,10 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
 }
 
 /// [`start`], letting the caller adjust the agent (e.g. attach an event channel).
-pub fn start_with(settings: Settings, adjust: impl FnOnce(Agent) -> Agent) -> anyhow::Result<Started> {
+pub fn start_with(
+    settings: Settings,
+    adjust: impl FnOnce(Agent) -> Agent,
+) -> anyhow::Result<Started> {
     let names: Vec<String> = settings.endpoints.iter().map(|e| e.name.clone()).collect();
     let shared = Shared::new(Metrics::new()?, &names, settings.gate.quantile);
     let stop = CancellationToken::new();
@@ -177,18 +182,29 @@ pub fn start_with(settings: Settings, adjust: impl FnOnce(Agent) -> Agent) -> an
     let grace = settings.shutdown_grace;
     let agent = adjust(Agent::new(settings, shared.clone())?);
     let agent = tokio::spawn(agent.run(stop.clone()));
-    Ok(Started { shared, server, stop, server_stop, agent, grace })
+    Ok(Started {
+        shared,
+        server,
+        stop,
+        server_stop,
+        agent,
+        grace,
+    })
 }
 
 impl Started {
     /// Drains: /readyz fails at once, traffic stops, the agent gets `shutdown_grace` to end,
     /// then the probe server stops.
     pub async fn shutdown(self, why: &str) {
-        self.shared.set_phase(Phase::Draining, format!("shutting down ({why})"));
+        self.shared
+            .set_phase(Phase::Draining, format!("shutting down ({why})"));
         info!(signal = why, phase = "draining", "Shutting down.");
         self.stop.cancel();
         if tokio::time::timeout(self.grace, self.agent).await.is_err() {
-            error!(grace_s = self.grace.as_secs_f64(), "Agent did not stop within the grace period.");
+            error!(
+                grace_s = self.grace.as_secs_f64(),
+                "Agent did not stop within the grace period."
+            );
         }
         self.server_stop.cancel();
         let server = self.server;

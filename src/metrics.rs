@@ -49,7 +49,9 @@ impl Metrics {
             Opts::new("warmgate_build_info", "warmgate version (always 1)."),
             &["version"],
         )?;
-        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         registry.register(Box::new(build_info))?;
         let m = Metrics {
             ready: IntGauge::new("warmgate_ready", "1 when /readyz answers 200.")?,
@@ -157,7 +159,9 @@ impl Metrics {
     /// Sets the one-hot phase gauges.
     pub fn set_phase(&self, phase: Phase) {
         for p in Phase::ALL {
-            self.phase.with_label_values(&[p.name()]).set(i64::from(p == phase));
+            self.phase
+                .with_label_values(&[p.name()])
+                .set(i64::from(p == phase));
         }
     }
 
@@ -165,7 +169,10 @@ impl Metrics {
     pub fn encode(&self) -> String {
         let mut buf = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metrics.
-        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .is_err()
+        {
             return String::new();
         }
         String::from_utf8(buf).unwrap_or_default()
@@ -176,7 +183,9 @@ impl Metrics {
 pub fn record_window(m: &Metrics, w: &loadgen::EndpointWindow) {
     for (label, n) in w.outcomes.by_label() {
         if n > 0 {
-            m.requests.with_label_values(&[w.name.as_str(), label]).inc_by(n);
+            m.requests
+                .with_label_values(&[w.name.as_str(), label])
+                .inc_by(n);
         }
     }
     let h = m.duration.with_label_values(&[w.name.as_str()]);
@@ -228,6 +237,10 @@ mod tests {
         assert_eq!(h.get_sample_count(), 4);
         assert_eq!(m.requests.with_label_values(&["home", "ok"]).get(), 4);
         assert_eq!(m.requests.with_label_values(&["home", "timeout"]).get(), 1);
-        assert!((h.get_sample_sum() - 0.0909).abs() < 0.002, "{}", h.get_sample_sum());
+        assert!(
+            (h.get_sample_sum() - 0.0909).abs() < 0.002,
+            "{}",
+            h.get_sample_sum()
+        );
     }
 }

@@ -36,7 +36,9 @@ impl ProbeServer {
         let std_listener = std::net::TcpListener::bind(addr)?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let thread = std::thread::Builder::new()
             .name("warmgate-probes".into())
             .spawn(move || {
@@ -150,8 +152,10 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     r
 }
 
@@ -169,8 +173,14 @@ mod tests {
     fn routes_follow_the_phase() {
         let shared = Shared::new(Metrics::new().expect("metrics"), &["home".into()], 0.99);
         assert_eq!(status_of(&shared, "/livez"), StatusCode::OK);
-        assert_eq!(status_of(&shared, "/readyz"), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(status_of(&shared, "/startupz"), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status_of(&shared, "/readyz"),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status_of(&shared, "/startupz"),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         shared.set_phase(Phase::Ready, "warm");
         assert_eq!(status_of(&shared, "/readyz"), StatusCode::OK);
         assert_eq!(status_of(&shared, "/startupz"), StatusCode::OK);
@@ -182,6 +192,9 @@ mod tests {
             StatusCode::METHOD_NOT_ALLOWED
         );
         shared.set_phase(Phase::Draining, "SIGTERM");
-        assert_eq!(status_of(&shared, "/readyz"), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status_of(&shared, "/readyz"),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

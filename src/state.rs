@@ -28,8 +28,13 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in life order.
-    pub const ALL: [Phase; 5] =
-        [Phase::Waiting, Phase::Warming, Phase::Ready, Phase::Failed, Phase::Draining];
+    pub const ALL: [Phase; 5] = [
+        Phase::Waiting,
+        Phase::Warming,
+        Phase::Ready,
+        Phase::Failed,
+        Phase::Draining,
+    ];
 
     /// The phase's lowercase name (metric label and status field).
     pub fn name(self) -> &'static str {
@@ -112,7 +117,10 @@ impl Shared {
                 time_to_ready_s: None,
                 warmups: 0,
                 verdict: Value::Null,
-                windows: endpoints.iter().map(|n| (n.clone(), VecDeque::new())).collect(),
+                windows: endpoints
+                    .iter()
+                    .map(|n| (n.clone(), VecDeque::new()))
+                    .collect(),
             }),
             metrics,
             started_at: now,
@@ -130,7 +138,10 @@ impl Shared {
     /// refused (both are final).
     pub fn set_phase(&self, phase: Phase, reason: impl Into<String>) {
         let mut s = self.lock();
-        if matches!(s.phase, Phase::Draining | Phase::Failed) && s.phase != phase && phase != Phase::Draining {
+        if matches!(s.phase, Phase::Draining | Phase::Failed)
+            && s.phase != phase
+            && phase != Phase::Draining
+        {
             return;
         }
         if s.phase != phase {
@@ -250,7 +261,10 @@ mod tests {
         assert!(s.startupz().is_ok());
         s.set_app_ready(false);
         assert!(s.readyz().is_err());
-        assert!(s.startupz().is_ok(), "startup is not about the app's own readiness");
+        assert!(
+            s.startupz().is_ok(),
+            "startup is not about the app's own readiness"
+        );
         assert_eq!(s.metrics.ready.get(), 0);
     }
 
@@ -272,7 +286,10 @@ mod tests {
         s.set_phase(Phase::Ready, "warm");
         s.set_phase(Phase::Waiting, "app stopped accepting connections");
         assert!(s.startupz().is_err());
-        assert!(s.lock().time_to_ready_s.is_some(), "first time to ready is kept");
+        assert!(
+            s.lock().time_to_ready_s.is_some(),
+            "first time to ready is kept"
+        );
     }
 
     #[test]

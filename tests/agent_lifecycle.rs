@@ -13,16 +13,32 @@ async fn an_app_restart_sends_the_agent_back_to_waiting_and_it_warms_again() {
     let port = free_port();
     let sim = SimApp::start(Profile::Flat, 1.0, port).await;
     let wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
-    assert!(wg.wait_ready(Duration::from_secs(45)).await.is_some(), "{}", wg.log_text());
+    assert!(
+        wg.wait_ready(Duration::from_secs(45)).await.is_some(),
+        "{}",
+        wg.log_text()
+    );
     sim.stop().await;
-    assert!(wg.wait_phase("waiting", Duration::from_secs(5)).await, "{}", wg.status().await);
+    assert!(
+        wg.wait_phase("waiting", Duration::from_secs(5)).await,
+        "{}",
+        wg.status().await
+    );
     assert_eq!(wg.code("/readyz").await, Some(503));
     assert_eq!(wg.code("/startupz").await, Some(503));
     let sim = SimApp::start(Profile::Flat, 1.0, port).await;
-    assert!(wg.wait_phase("warming", Duration::from_secs(5)).await, "{}", wg.status().await);
+    assert!(
+        wg.wait_phase("warming", Duration::from_secs(5)).await,
+        "{}",
+        wg.status().await
+    );
     let status = wg.status().await;
     assert_eq!(status["warmups"], 2);
-    assert!(wg.wait_ready(Duration::from_secs(45)).await.is_some(), "{}", wg.log_text());
+    assert!(
+        wg.wait_ready(Duration::from_secs(45)).await.is_some(),
+        "{}",
+        wg.log_text()
+    );
     drop(sim);
 }
 
@@ -30,7 +46,11 @@ async fn an_app_restart_sends_the_agent_back_to_waiting_and_it_warms_again() {
 async fn sigterm_fails_readiness_within_100ms_and_exits_zero() {
     let sim = SimApp::start(Profile::Flat, 1.0, 0).await;
     let mut wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
-    assert!(wg.wait_ready(Duration::from_secs(45)).await.is_some(), "{}", wg.log_text());
+    assert!(
+        wg.wait_ready(Duration::from_secs(45)).await.is_some(),
+        "{}",
+        wg.log_text()
+    );
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let url = format!("{}/readyz", wg.base);
     wg.sigterm();
@@ -47,7 +67,9 @@ async fn sigterm_fails_readiness_within_100ms_and_exits_zero() {
     }
     let took = first_503.expect("no 503 after SIGTERM");
     assert!(took < Duration::from_millis(100), "503 after {took:?}");
-    let status = wg.wait_exit(Duration::from_secs(5)).expect("did not exit within the grace period");
+    let status = wg
+        .wait_exit(Duration::from_secs(5))
+        .expect("did not exit within the grace period");
     assert_eq!(status.code(), Some(0));
 }
 
@@ -64,7 +86,13 @@ fn a_bad_config_exits_2_naming_every_bad_field() {
     for cmd in ["run", "check"] {
         let (code, _, err) = warmgate_cmd(&[cmd, "--config", path.to_str().unwrap()], &[]);
         assert_eq!(code, 2, "{cmd}: {err}");
-        for field in ["gate.quantile", "gate.window", "gate.toleranse", "traffic.rate", "endpoints[0].path"] {
+        for field in [
+            "gate.quantile",
+            "gate.window",
+            "gate.toleranse",
+            "traffic.rate",
+            "endpoints[0].path",
+        ] {
             assert!(err.contains(field), "{cmd}: {field} not named in:\n{err}");
         }
         assert!(!err.contains("panicked"), "{err}");
@@ -80,7 +108,10 @@ fn a_non_loopback_target_is_refused_unless_allowed() {
     let yaml = "target: {url: \"http://192.0.2.10:8080\"}\n";
     let (code, _, err) = warmgate_cmd(&["run"], &[("WARMGATE_CONFIG_YAML", yaml)]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("target.url") && err.contains("not loopback"), "{err}");
+    assert!(
+        err.contains("target.url") && err.contains("not loopback"),
+        "{err}"
+    );
     // Allowed: `check` validates it without sending anything.
     let yaml = "target: {url: \"http://192.0.2.10:8080\", allow_remote: true}\n";
     let (code, out, err) = warmgate_cmd(&["check"], &[("WARMGATE_CONFIG_YAML", yaml)]);
@@ -101,7 +132,9 @@ async fn readyz_answers_fast_while_warmup_runs_at_2000_rps() {
     let mut times = Vec::new();
     for _ in 0..200 {
         // A new connection per probe, as the kubelet does.
-        let (code, took) = raw_probe(&wg.base, "/readyz").await.expect("probe answered");
+        let (code, took) = raw_probe(&wg.base, "/readyz")
+            .await
+            .expect("probe answered");
         times.push(took);
         assert_eq!(code, 503, "jit at speed 0.2 cannot be warm yet");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -111,8 +144,14 @@ async fn readyz_answers_fast_while_warmup_runs_at_2000_rps() {
     times.sort();
     let p50 = times[times.len() / 2];
     let p99 = times[times.len() * 99 / 100];
-    eprintln!("readyz under 2,000 rps warm-up: p50 {p50:?}, p99 {p99:?}, max {:?}", times[times.len() - 1]);
-    assert!(p99 < Duration::from_millis(10), "readyz p99 {p99:?} (p50 {p50:?})");
+    eprintln!(
+        "readyz under 2,000 rps warm-up: p50 {p50:?}, p99 {p99:?}, max {:?}",
+        times[times.len() - 1]
+    );
+    assert!(
+        p99 < Duration::from_millis(10),
+        "readyz p99 {p99:?} (p50 {p50:?})"
+    );
 }
 
 #[test]
@@ -122,5 +161,8 @@ fn the_demo_reaches_ready_and_exits_zero() {
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("READY"), "{out}");
     assert!(out.contains("/status"), "{out}");
-    assert!(out.contains("fail:"), "the demo never showed a failing verdict:\n{out}");
+    assert!(
+        out.contains("fail:"),
+        "the demo never showed a failing verdict:\n{out}"
+    );
 }

@@ -15,9 +15,13 @@ async fn flat_app_becomes_ready_after_one_lookback() {
     let wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
     let took = wg.wait_ready(Duration::from_secs(45)).await;
     let status = wg.status().await;
-    let took = took.unwrap_or_else(|| panic!("flat never ready; status {status}\n{}", wg.log_text()));
+    let took =
+        took.unwrap_or_else(|| panic!("flat never ready; status {status}\n{}", wg.log_text()));
     // Lookback 10 s + 2 more evaluations; never before one lookback of windows exists.
-    assert!(took >= Duration::from_secs(10), "ready after {took:?}, before a full lookback");
+    assert!(
+        took >= Duration::from_secs(10),
+        "ready after {took:?}, before a full lookback"
+    );
     assert_eq!(wg.code("/startupz").await, Some(200));
     let status = wg.status().await;
     assert_eq!(status["phase"], "ready");
@@ -32,13 +36,24 @@ async fn jit_app_becomes_ready_only_once_settled_and_users_then_see_a_warm_tail(
     let wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
     let took = wg.wait_ready(Duration::from_secs(150)).await;
     let truth = sim.truth().await;
-    assert!(took.is_some(), "jit never ready; status {}\n{}", wg.status().await, wg.log_text());
-    assert_eq!(truth["settled"], true, "opened before the app settled: {truth}");
+    assert!(
+        took.is_some(),
+        "jit never ready; status {}\n{}",
+        wg.status().await,
+        wg.log_text()
+    );
+    assert_eq!(
+        truth["settled"], true,
+        "opened before the app settled: {truth}"
+    );
     // The next 2,000 requests (200 rps, open loop) must see a warm tail.
     let steady = truth["steady_p99_ms"].as_f64().unwrap();
     let (p99, errors) = user_p99(&sim.url(), "/", 2000, 200.0).await;
     assert_eq!(errors, 0);
-    assert!(p99 <= 1.25 * steady, "user p99 {p99:.1} ms vs steady {steady:.1} ms (> 1.25x)");
+    assert!(
+        p99 <= 1.25 * steady,
+        "user p99 {p99:.1} ms vs steady {steady:.1} ms (> 1.25x)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,10 +66,22 @@ async fn drift_and_slowdown_never_open_and_fail_at_the_deadline() {
         // Watch /readyz for the whole deadline: it must never answer 200.
         while t0.elapsed() < Duration::from_secs(38) {
             let code = wg.code("/readyz").await;
-            assert_ne!(code, Some(200), "{} opened at {:?}: {}", profile.name(), t0.elapsed(), wg.status().await);
+            assert_ne!(
+                code,
+                Some(200),
+                "{} opened at {:?}: {}",
+                profile.name(),
+                t0.elapsed(),
+                wg.status().await
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert!(wg.wait_phase("failed", Duration::from_secs(5)).await, "{}: {}", profile.name(), wg.status().await);
+        assert!(
+            wg.wait_phase("failed", Duration::from_secs(5)).await,
+            "{}: {}",
+            profile.name(),
+            wg.status().await
+        );
         assert_eq!(wg.code("/startupz").await, Some(503));
         assert_eq!(wg.code("/readyz").await, Some(503));
         assert_eq!(wg.code("/livez").await, Some(200));
@@ -70,10 +97,22 @@ async fn errors_keep_the_pod_unready_while_5xx_flow() {
     let t0 = std::time::Instant::now();
     let mut saw_error_reason = false;
     while t0.elapsed() < Duration::from_secs(19) {
-        assert_ne!(wg.code("/readyz").await, Some(200), "ready while 5xx flow: {}", wg.status().await);
+        assert_ne!(
+            wg.code("/readyz").await,
+            Some(200),
+            "ready while 5xx flow: {}",
+            wg.status().await
+        );
         let status = wg.status().await;
-        saw_error_reason |= status["reason"].as_str().unwrap_or("").contains("error rate");
+        saw_error_reason |= status["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("error rate");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(saw_error_reason, "the reason never named the error rate: {}", wg.status().await);
+    assert!(
+        saw_error_reason,
+        "the reason never named the error rate: {}",
+        wg.status().await
+    );
 }

@@ -26,7 +26,11 @@ pub struct AppProbe {
 impl AppProbe {
     /// A probe for the app at `url`, with its readiness at `readiness_path` if given. Fails if
     /// the HTTP client cannot be built or the path does not join onto the URL.
-    pub fn new(url: &Url, readiness_path: Option<&str>, insecure_tls: bool) -> anyhow::Result<AppProbe> {
+    pub fn new(
+        url: &Url,
+        readiness_path: Option<&str>,
+        insecure_tls: bool,
+    ) -> anyhow::Result<AppProbe> {
         let readiness = readiness_path.map(|p| url.join(p)).transpose()?;
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -35,30 +39,61 @@ impl AppProbe {
             .danger_accept_invalid_certs(insecure_tls)
             .user_agent(concat!("warmgate/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(AppProbe { url: url.clone(), readiness, client })
+        Ok(AppProbe {
+            url: url.clone(),
+            readiness,
+            client,
+        })
     }
 
     /// Connects to the app (1 s timeout) and, if configured, GETs its readiness path.
     pub async fn check(&self) -> AppState {
-        let host = self.url.host_str().unwrap_or("127.0.0.1").trim_start_matches('[').trim_end_matches(']');
+        let host = self
+            .url
+            .host_str()
+            .unwrap_or("127.0.0.1")
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let port = self.url.port_or_known_default().unwrap_or(80);
-        let connect = tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect((host, port))).await;
+        let connect = tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio::net::TcpStream::connect((host, port)),
+        )
+        .await;
         match connect {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return AppState::Down(format!("app not accepting connections on {host}:{port} ({e})")),
-            Err(_) => return AppState::Down(format!("app not accepting connections on {host}:{port} (connect timed out)")),
+            Ok(Err(e)) => {
+                return AppState::Down(format!(
+                    "app not accepting connections on {host}:{port} ({e})"
+                ))
+            }
+            Err(_) => {
+                return AppState::Down(format!(
+                    "app not accepting connections on {host}:{port} (connect timed out)"
+                ))
+            }
         }
         let Some(readiness) = &self.readiness else {
             return AppState::Up;
         };
         match self.client.get(readiness.clone()).send().await {
             Ok(r) if r.status().as_u16() < 400 => AppState::Up,
-            Ok(r) => AppState::NotReady(format!("app's readiness {} answered {}", readiness.path(), r.status().as_u16())),
-            Err(e) if e.is_connect() => AppState::Down(format!("app not accepting connections on {host}:{port}")),
+            Ok(r) => AppState::NotReady(format!(
+                "app's readiness {} answered {}",
+                readiness.path(),
+                r.status().as_u16()
+            )),
+            Err(e) if e.is_connect() => {
+                AppState::Down(format!("app not accepting connections on {host}:{port}"))
+            }
             Err(e) => AppState::NotReady(format!(
                 "app's readiness {} failed: {}",
                 readiness.path(),
-                if e.is_timeout() { "timed out".to_string() } else { "request error".to_string() }
+                if e.is_timeout() {
+                    "timed out".to_string()
+                } else {
+                    "request error".to_string()
+                }
             )),
         }
     }

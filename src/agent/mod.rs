@@ -52,8 +52,16 @@ impl Agent {
             settings.target.readiness_path.as_deref(),
             settings.target.insecure_tls,
         )?;
-        shared.metrics.deadline.set(settings.gate.deadline.as_secs_f64());
-        Ok(Agent { settings, shared, app, events: None })
+        shared
+            .metrics
+            .deadline
+            .set(settings.gate.deadline.as_secs_f64());
+        Ok(Agent {
+            settings,
+            shared,
+            app,
+            events: None,
+        })
     }
 
     /// Also sends every window and verdict to `tx` (the demo's display). Never blocks the agent:
@@ -140,7 +148,8 @@ impl Agent {
                 error!(reason = %why, phase = "ready", on_deadline = "open",
                     "DEADLINE PASSED WITHOUT A WARM VERDICT: OPENING ANYWAY because gate.on_deadline is open.");
                 self.shared.metrics.deadline_opened.inc();
-                self.shared.set_phase(Phase::Ready, format!("opened on deadline: {why}"));
+                self.shared
+                    .set_phase(Phase::Ready, format!("opened on deadline: {why}"));
                 true
             }
             OnDeadline::Fail => {

@@ -24,7 +24,11 @@ pub fn plan(s: &Settings, rate: f64, ramp: bool) -> anyhow::Result<Plan> {
         endpoints.push(ep);
     }
     let schedule = if ramp && !s.traffic.ramp.is_zero() {
-        RateSchedule::Ramp { from: rate * 0.1, to: rate, over: s.traffic.ramp }
+        RateSchedule::Ramp {
+            from: rate * 0.1,
+            to: rate,
+            over: s.traffic.ramp,
+        }
     } else {
         RateSchedule::Constant(rate)
     };
@@ -53,6 +57,10 @@ pub fn gate_settings(s: &Settings) -> GateSettings {
         min_requests: g.min_requests,
         min_rate_ratio: g.min_rate_ratio,
         max_lag: g.max_lag,
-        ceilings: s.endpoints.iter().map(|e| e.ceiling.or(g.ceiling)).collect(),
+        ceilings: s
+            .endpoints
+            .iter()
+            .map(|e| e.ceiling.or(g.ceiling))
+            .collect(),
     }
 }

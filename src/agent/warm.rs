@@ -52,7 +52,8 @@ impl Agent {
             let mut st = self.shared.lock();
             st.warmups += 1;
         }
-        self.shared.set_phase(Phase::Warming, "warming: collecting the first windows");
+        self.shared
+            .set_phase(Phase::Warming, "warming: collecting the first windows");
         info!(target_url = %s.target.url, rate = s.traffic.rate, phase = "warming", "Warm-up started.");
         let plan = match plan(s, s.traffic.rate, true) {
             Ok(p) => p,
@@ -93,10 +94,18 @@ impl Agent {
             self.publish(&snap, &verdict, started);
             if verdict.ready {
                 let t = started.elapsed().as_secs_f64();
-                info!(warmup_s = t, phase = "ready", streak = verdict.streak, "Warm-up finished: every endpoint is warm.");
+                info!(
+                    warmup_s = t,
+                    phase = "ready",
+                    streak = verdict.streak,
+                    "Warm-up finished: every endpoint is warm."
+                );
                 self.shared.set_phase(
                     Phase::Ready,
-                    format!("warm: {} passing evaluations in a row after {t:.0}s", verdict.streak),
+                    format!(
+                        "warm: {} passing evaluations in a row after {t:.0}s",
+                        verdict.streak
+                    ),
                 );
                 return Warmed::Ready;
             }
@@ -143,11 +152,20 @@ impl Agent {
             let (p50, pq) = if w.latency.is_empty() {
                 (0.0, 0.0)
             } else {
-                (ms(w.latency.value_at_quantile(0.5)), ms(w.latency.value_at_quantile(q)))
+                (
+                    ms(w.latency.value_at_quantile(0.5)),
+                    ms(w.latency.value_at_quantile(q)),
+                )
             };
-            m.window_latency.with_label_values(&[w.name.as_str(), "0.5"]).set(p50 / 1000.0);
-            m.window_latency.with_label_values(&[w.name.as_str(), q_label.as_str()]).set(pq / 1000.0);
-            m.window_requests.with_label_values(&[w.name.as_str()]).set(w.outcomes.total() as i64);
+            m.window_latency
+                .with_label_values(&[w.name.as_str(), "0.5"])
+                .set(p50 / 1000.0);
+            m.window_latency
+                .with_label_values(&[w.name.as_str(), q_label.as_str()])
+                .set(pq / 1000.0);
+            m.window_requests
+                .with_label_values(&[w.name.as_str()])
+                .set(w.outcomes.total() as i64);
             rows.push(EndpointRow {
                 name: w.name.clone(),
                 count: w.outcomes.total(),
@@ -158,12 +176,20 @@ impl Agent {
         }
         m.achieved_rate.set(snap.achieved_rate);
         m.target_rate.set(snap.target_rate);
-        m.lag.set(if lag.is_empty() { 0.0 } else { lag.value_at_quantile(0.99) as f64 / 1e6 });
+        m.lag.set(if lag.is_empty() {
+            0.0
+        } else {
+            lag.value_at_quantile(0.99) as f64 / 1e6
+        });
         for e in &verdict.endpoints {
-            m.gate_pass.with_label_values(&[e.name.as_str()]).set(i64::from(e.pass));
+            m.gate_pass
+                .with_label_values(&[e.name.as_str()])
+                .set(i64::from(e.pass));
         }
         m.gate_streak.set(i64::from(verdict.streak));
-        m.evaluations.with_label_values(&[if verdict.pass { "pass" } else { "fail" }]).inc();
+        m.evaluations
+            .with_label_values(&[if verdict.pass { "pass" } else { "fail" }])
+            .inc();
 
         let at_s = started.elapsed().as_secs_f64();
         let summary = verdict.summary();
@@ -194,7 +220,12 @@ impl Agent {
         info!(pass = verdict.pass, streak = verdict.streak, required = verdict.required,
             verdict = %summary, "Gate evaluated.");
         if let Some(tx) = &self.events {
-            let _ = tx.try_send(WindowEvent { index: snap.index, at_s, rows, verdict: verdict.clone() });
+            let _ = tx.try_send(WindowEvent {
+                index: snap.index,
+                at_s,
+                rows,
+                verdict: verdict.clone(),
+            });
         }
     }
 }
@@ -208,6 +239,8 @@ fn app_gone(snap: &Snapshot) -> Option<String> {
         refused += w.outcomes.connect_error;
     }
     (ok == 0 && refused > 0).then(|| {
-        format!("app stopped accepting connections ({refused} connection errors in the last window)")
+        format!(
+            "app stopped accepting connections ({refused} connection errors in the last window)"
+        )
     })
 }

@@ -31,11 +31,18 @@ impl<'p> Table<'p> {
             Value::Object(map) => map,
             Value::Null => Map::new(),
             other => {
-                problems.push(path_or_root(path), format!("expected a table, got {}", kind(&other)));
+                problems.push(
+                    path_or_root(path),
+                    format!("expected a table, got {}", kind(&other)),
+                );
                 Map::new()
             }
         };
-        Table { path: path.to_string(), map, problems }
+        Table {
+            path: path.to_string(),
+            map,
+            problems,
+        }
     }
 
     /// The dotted path of `key` inside this table.
@@ -125,15 +132,19 @@ fn path_or_root(path: &str) -> &str {
 /// Parses a human duration (`"5s"`, `"1m 30s"`) or a plain number of seconds.
 pub(crate) fn parse_duration(value: &Value) -> Result<Duration, String> {
     match value {
-        Value::String(s) => humantime::parse_duration(s.trim())
-            .map_err(|e| format!("invalid duration {s:?}: {e} (write e.g. \"5s\", \"2m\", \"150ms\")")),
+        Value::String(s) => humantime::parse_duration(s.trim()).map_err(|e| {
+            format!("invalid duration {s:?}: {e} (write e.g. \"5s\", \"2m\", \"150ms\")")
+        }),
         Value::Number(n) => match n.as_f64() {
             Some(secs) if secs.is_finite() && secs >= 0.0 && secs < 1e9 => {
                 Ok(Duration::from_secs_f64(secs))
             }
             _ => Err(format!("invalid duration {n}")),
         },
-        other => Err(format!("expected a duration like \"5s\", got {}", kind(other))),
+        other => Err(format!(
+            "expected a duration like \"5s\", got {}",
+            kind(other)
+        )),
     }
 }
 

@@ -186,8 +186,14 @@ fn merge(sources: &Sources) -> Result<serde_json::Value, ConfigErrors> {
     if let Some(path) = &sources.file {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigErrors(vec![format!("{}: cannot read: {e}", path.display())]))?;
-        let is_toml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
-        let format = if is_toml { FileFormat::Toml } else { FileFormat::Yaml };
+        let is_toml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+        let format = if is_toml {
+            FileFormat::Toml
+        } else {
+            FileFormat::Yaml
+        };
         builder = builder.add_source(File::from_str(&text, format));
     } else if let Some(yaml) = &sources.yaml {
         builder = builder.add_source(File::from_str(yaml, FileFormat::Yaml));

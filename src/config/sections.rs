@@ -23,7 +23,10 @@ pub(super) fn build(raw: Value) -> Result<Settings, ConfigErrors> {
 
     let listen_text: String = top.get("listen", DEFAULT_LISTEN.to_string());
     let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|e| {
-        top.problem("listen", format!("invalid address {listen_text:?}: {e} (write e.g. \"0.0.0.0:9901\")"));
+        top.problem(
+            "listen",
+            format!("invalid address {listen_text:?}: {e} (write e.g. \"0.0.0.0:9901\")"),
+        );
         SocketAddr::from(([0, 0, 0, 0], 9901))
     });
     let shutdown_grace = top.duration("shutdown_grace", Duration::from_secs(5));
@@ -90,7 +93,13 @@ fn target(raw: Option<Value>, problems: &mut Problems) -> Target {
             u
         }
         Ok(u) => {
-            t.problem("url", format!("{url_text:?} must be http:// or https:// with a host (got scheme {:?})", u.scheme()));
+            t.problem(
+                "url",
+                format!(
+                    "{url_text:?} must be http:// or https:// with a host (got scheme {:?})",
+                    u.scheme()
+                ),
+            );
             fallback_url()
         }
         Err(e) => {
@@ -110,13 +119,23 @@ fn target(raw: Option<Value>, problems: &mut Problems) -> Target {
         "h2c" | "http2" => HttpVersion::Http2PriorKnowledge,
         "auto" => HttpVersion::Auto,
         other => {
-            t.problem("http", format!("unknown version {other:?} (http1, h2c or auto)"));
+            t.problem(
+                "http",
+                format!("unknown version {other:?} (http1, h2c or auto)"),
+            );
             HttpVersion::Http1
         }
     };
     let insecure_tls: bool = t.get("insecure_tls", false);
     t.finish();
-    Target { url, allow_remote, readiness_path, wait_timeout, http, insecure_tls }
+    Target {
+        url,
+        allow_remote,
+        readiness_path,
+        wait_timeout,
+        http,
+        insecure_tls,
+    }
 }
 
 fn fallback_url() -> Url {
@@ -138,7 +157,10 @@ fn endpoints(raw: Option<Value>, problems: &mut Problems) -> Vec<EndpointSetting
         None => return vec![default_endpoint("root", "/")],
         Some(Value::Array(list)) => list,
         Some(other) => {
-            problems.push("endpoints", format!("expected a list, got {}", kind(&other)));
+            problems.push(
+                "endpoints",
+                format!("expected a list, got {}", kind(&other)),
+            );
             return Vec::new();
         }
     };
@@ -150,7 +172,10 @@ fn endpoints(raw: Option<Value>, problems: &mut Problems) -> Vec<EndpointSetting
         let path = format!("endpoints[{i}]");
         let e = endpoint(&path, item, problems);
         if out.iter().any(|o| o.name == e.name) {
-            problems.push(&format!("{path}.name"), format!("duplicate endpoint name {:?}", e.name));
+            problems.push(
+                &format!("{path}.name"),
+                format!("duplicate endpoint name {:?}", e.name),
+            );
         }
         out.push(e);
     }
@@ -181,32 +206,57 @@ fn endpoint(path: &str, raw: Value, problems: &mut Problems) -> EndpointSettings
     let default_name = ep_path
         .trim_matches('/')
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect::<String>();
-    let name: String = t.get("name", if default_name.is_empty() { "root".into() } else { default_name });
+    let name: String = t.get(
+        "name",
+        if default_name.is_empty() {
+            "root".into()
+        } else {
+            default_name
+        },
+    );
     let name_ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !name_ok {
-        t.problem("name", format!("{name:?} must be 1-64 characters of [a-zA-Z0-9_-]"));
+        t.problem(
+            "name",
+            format!("{name:?} must be 1-64 characters of [a-zA-Z0-9_-]"),
+        );
     }
     let method_text: String = t.get("method", "GET".into());
-    let method = Method::from_bytes(method_text.to_ascii_uppercase().as_bytes()).unwrap_or_else(|_| {
-        t.problem("method", format!("invalid method {method_text:?}"));
-        Method::GET
-    });
+    let method =
+        Method::from_bytes(method_text.to_ascii_uppercase().as_bytes()).unwrap_or_else(|_| {
+            t.problem("method", format!("invalid method {method_text:?}"));
+            Method::GET
+        });
     let mut headers = HeaderMap::new();
     if let Some(raw_headers) = t.opt::<std::collections::BTreeMap<String, String>>("headers") {
         for (k, v) in raw_headers {
-            match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
+            match (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(&v),
+            ) {
                 (Ok(name), Ok(mut value)) => {
                     value.set_sensitive(true);
                     headers.insert(name, value);
                 }
                 // Never echo the value: it may be a secret.
                 (Err(_), _) => t.problem("headers", format!("invalid header name {k:?}")),
-                (_, Err(_)) => t.problem("headers", format!("header {k:?} has an invalid value (not shown)")),
+                (_, Err(_)) => t.problem(
+                    "headers",
+                    format!("header {k:?} has an invalid value (not shown)"),
+                ),
             }
         }
     }
@@ -253,12 +303,22 @@ fn parse_statuses(v: &Value) -> Result<StatusSet, String> {
                 other => Err(format!("expected status codes, got {}", kind(other))),
             })
             .collect::<Result<_, _>>()?,
-        other => return Err(format!("expected e.g. \"200-399\" or [200, 204], got {}", kind(other))),
+        other => {
+            return Err(format!(
+                "expected e.g. \"200-399\" or [200, 204], got {}",
+                kind(other)
+            ))
+        }
     };
     let mut ranges = Vec::new();
     for p in parts {
         let (lo, hi) = p.split_once('-').unwrap_or((&p, &p));
-        let parse = |s: &str| s.trim().parse::<u16>().ok().filter(|c| (100..=599).contains(c));
+        let parse = |s: &str| {
+            s.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+        };
         match (parse(lo), parse(hi)) {
             (Some(a), Some(b)) if a <= b => ranges.push(a..=b),
             _ => return Err(format!("invalid status or range {p:?} (100-599)")),
@@ -274,19 +334,33 @@ fn traffic(raw: Option<Value>, problems: &mut Problems) -> Traffic {
     let mut t = Table::open("traffic", raw.unwrap_or(Value::Null), problems);
     let rate: f64 = t.get("rate", 200.0);
     if !(rate.is_finite() && rate > 0.0 && rate <= 100_000.0) {
-        t.problem("rate", format!("{rate} must be > 0 and <= 100000 requests per second"));
+        t.problem(
+            "rate",
+            format!("{rate} must be > 0 and <= 100000 requests per second"),
+        );
     }
     let max_inflight: usize = t.get("max_inflight", 64);
     if max_inflight == 0 || max_inflight > 100_000 {
-        t.problem("max_inflight", format!("{max_inflight} must be between 1 and 100000"));
+        t.problem(
+            "max_inflight",
+            format!("{max_inflight} must be between 1 and 100000"),
+        );
     }
     let ramp = t.duration("ramp", Duration::from_secs(5));
     let after_ready_rate: f64 = t.get("after_ready_rate", 0.0);
     if !(after_ready_rate.is_finite() && (0.0..=100_000.0).contains(&after_ready_rate)) {
-        t.problem("after_ready_rate", format!("{after_ready_rate} must be >= 0 and <= 100000"));
+        t.problem(
+            "after_ready_rate",
+            format!("{after_ready_rate} must be >= 0 and <= 100000"),
+        );
     }
     t.finish();
-    Traffic { rate, max_inflight, ramp, after_ready_rate }
+    Traffic {
+        rate,
+        max_inflight,
+        ramp,
+        after_ready_rate,
+    }
 }
 
 fn gate(raw: Option<Value>, problems: &mut Problems) -> GateConfig {
@@ -294,7 +368,10 @@ fn gate(raw: Option<Value>, problems: &mut Problems) -> GateConfig {
     let fraction = |t: &mut Table<'_>, key: &str, default: f64, lo: f64, hi: f64| -> f64 {
         let v: f64 = t.get(key, default);
         if !(v.is_finite() && v > lo && v < hi) {
-            t.problem(key, format!("{v} must be between {lo} and {hi} (exclusive)"));
+            t.problem(
+                key,
+                format!("{v} must be between {lo} and {hi} (exclusive)"),
+            );
         }
         v
     };
@@ -305,11 +382,17 @@ fn gate(raw: Option<Value>, problems: &mut Problems) -> GateConfig {
     let max_drift = fraction(&mut t, "max_drift", 0.10, 0.0, 10.0);
     let max_error_rate: f64 = t.get("max_error_rate", 0.01);
     if !(max_error_rate.is_finite() && (0.0..=1.0).contains(&max_error_rate)) {
-        t.problem("max_error_rate", format!("{max_error_rate} must be between 0 and 1"));
+        t.problem(
+            "max_error_rate",
+            format!("{max_error_rate} must be between 0 and 1"),
+        );
     }
     let min_rate_ratio: f64 = t.get("min_rate_ratio", 0.95);
     if !(min_rate_ratio.is_finite() && (0.0..=1.0).contains(&min_rate_ratio)) {
-        t.problem("min_rate_ratio", format!("{min_rate_ratio} must be between 0 and 1"));
+        t.problem(
+            "min_rate_ratio",
+            format!("{min_rate_ratio} must be between 0 and 1"),
+        );
     }
     let window = t.duration("window", Duration::from_secs(5));
     let lookback = t.duration("lookback", Duration::from_secs(60));
@@ -327,12 +410,21 @@ fn gate(raw: Option<Value>, problems: &mut Problems) -> GateConfig {
         "fail" => OnDeadline::Fail,
         "open" => OnDeadline::Open,
         other => {
-            t.problem("on_deadline", format!("unknown value {other:?} (fail or open)"));
+            t.problem(
+                "on_deadline",
+                format!("unknown value {other:?} (fail or open)"),
+            );
             OnDeadline::Fail
         }
     };
     if window < Duration::from_millis(100) {
-        t.problem("window", format!("{} is too short (at least 100ms)", humantime::format_duration(window)));
+        t.problem(
+            "window",
+            format!(
+                "{} is too short (at least 100ms)",
+                humantime::format_duration(window)
+            ),
+        );
     } else {
         let n = lookback.as_secs_f64() / window.as_secs_f64();
         if n < 4.0 - 1e-9 || (n - n.round()).abs() > 1e-6 || (n.round() as u64) % 2 != 0 {
@@ -381,7 +473,10 @@ fn cross_checks(s: &Settings, problems: &mut Problems) {
     let half = s.gate.lookback.as_secs_f64() / 2.0;
     for (i, e) in s.endpoints.iter().enumerate() {
         if e.weight == 0 {
-            problems.push(&format!("endpoints[{i}].weight"), "0 would never send this endpoint, so it could never be judged warm");
+            problems.push(
+                &format!("endpoints[{i}].weight"),
+                "0 would never send this endpoint, so it could never be judged warm",
+            );
             continue;
         }
         let rate = s.traffic.rate * f64::from(e.weight) / total_weight as f64;

@@ -27,7 +27,13 @@ pub fn effective(s: &Settings) -> Value {
                 .expect_status
                 .0
                 .iter()
-                .map(|r| if r.start() == r.end() { r.start().to_string() } else { format!("{}-{}", r.start(), r.end()) })
+                .map(|r| {
+                    if r.start() == r.end() {
+                        r.start().to_string()
+                    } else {
+                        format!("{}-{}", r.start(), r.end())
+                    }
+                })
                 .collect();
             json!({
                 "name": e.name, "path": e.path, "method": e.method.as_str(), "headers": headers,

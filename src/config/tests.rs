@@ -6,13 +6,22 @@ use std::time::Duration;
 use super::*;
 
 fn from_yaml(yaml: &str) -> Result<Settings, ConfigErrors> {
-    load(&Sources { yaml: Some(yaml.to_string()), ..Sources::default() })
+    load(&Sources {
+        yaml: Some(yaml.to_string()),
+        ..Sources::default()
+    })
 }
 
 fn with_env(yaml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {
-    let env: HashMap<String, String> =
-        env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    load(&Sources { yaml: Some(yaml.to_string()), env, ..Sources::default() })
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    load(&Sources {
+        yaml: Some(yaml.to_string()),
+        env,
+        ..Sources::default()
+    })
 }
 
 fn errors(r: Result<Settings, ConfigErrors>) -> Vec<String> {
@@ -55,7 +64,11 @@ fn human_durations_and_statuses_parse() {
 fn env_overrides_win_over_the_file() {
     let s = with_env(
         "traffic: {rate: 300}\n",
-        &[("WARMGATE_TRAFFIC__RATE", "500"), ("WARMGATE_GATE__ON_DEADLINE", "open"), ("HOME", "/x")],
+        &[
+            ("WARMGATE_TRAFFIC__RATE", "500"),
+            ("WARMGATE_GATE__ON_DEADLINE", "open"),
+            ("HOME", "/x"),
+        ],
     )
     .expect("valid");
     assert_eq!(s.traffic.rate, 500.0);
@@ -64,7 +77,8 @@ fn env_overrides_win_over_the_file() {
 
 #[test]
 fn config_source_variables_are_not_overrides() {
-    let s = with_env("{}", &[(ENV_FILE, "/nonexistent.yaml"), (ENV_YAML, "x: 1")]).expect("ignored");
+    let s =
+        with_env("{}", &[(ENV_FILE, "/nonexistent.yaml"), (ENV_YAML, "x: 1")]).expect("ignored");
     assert_eq!(s.traffic.rate, 200.0);
 }
 
@@ -100,10 +114,15 @@ fn errors_text(errs: &[String]) -> String {
 #[test]
 fn remote_targets_are_refused_unless_allowed() {
     let errs = errors(from_yaml("target: {url: \"http://10.1.2.3:8080\"}\n"));
-    assert!(errs.iter().any(|e| e.starts_with("target.url") && e.contains("not loopback")), "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("target.url") && e.contains("not loopback")),
+        "{errs:?}"
+    );
     let errs = errors(from_yaml("target: {url: \"http://example.com\"}\n"));
     assert!(errs.iter().any(|e| e.contains("not loopback")), "{errs:?}");
-    let s = from_yaml("target: {url: \"http://10.1.2.3:8080\", allow_remote: true}\n").expect("allowed");
+    let s = from_yaml("target: {url: \"http://10.1.2.3:8080\", allow_remote: true}\n")
+        .expect("allowed");
     assert!(s.target.allow_remote);
     for ok in ["http://localhost:1", "http://127.0.0.2:1", "http://[::1]:1"] {
         from_yaml(&format!("target: {{url: \"{ok}\"}}\n")).expect(ok);
@@ -113,25 +132,36 @@ fn remote_targets_are_refused_unless_allowed() {
 #[test]
 fn header_values_never_appear_in_errors_or_effective_config() {
     let secret = "Bearer s3cr3t-token";
-    let s = from_yaml(&format!("endpoints:\n  - {{path: /, headers: {{Authorization: \"{secret}\"}}}}\n"))
-        .expect("valid");
+    let s = from_yaml(&format!(
+        "endpoints:\n  - {{path: /, headers: {{Authorization: \"{secret}\"}}}}\n"
+    ))
+    .expect("valid");
     let shown = effective(&s).to_string();
     assert!(!shown.contains("s3cr3t"), "{shown}");
     assert!(shown.contains("<redacted>"));
-    let errs = errors(from_yaml("endpoints:\n  - {path: /, headers: {X-Key: \"bad\\nvalue-s3cr3t\"}}\n"));
+    let errs = errors(from_yaml(
+        "endpoints:\n  - {path: /, headers: {X-Key: \"bad\\nvalue-s3cr3t\"}}\n",
+    ));
     assert!(!errors_text(&errs).contains("s3cr3t"), "{errs:?}");
 }
 
 #[test]
 fn too_little_traffic_for_min_samples_is_an_error() {
     let errs = errors(from_yaml("traffic: {rate: 20}\n"));
-    assert!(errs.iter().any(|e| e.starts_with("traffic.rate") && e.contains("min_samples")), "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("traffic.rate") && e.contains("min_samples")),
+        "{errs:?}"
+    );
 }
 
 #[test]
 fn lookback_must_split_into_halves_of_windows() {
     let errs = errors(from_yaml("gate: {window: 5s, lookback: 12s}\n"));
-    assert!(errs.iter().any(|e| e.starts_with("gate.lookback")), "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.starts_with("gate.lookback")),
+        "{errs:?}"
+    );
 }
 
 #[test]
@@ -139,8 +169,16 @@ fn toml_files_load_by_extension() {
     let dir = std::env::temp_dir().join(format!("warmgate-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("w.toml");
-    std::fs::write(&path, "[traffic]\nrate = 400\n[gate]\nwindow = \"2s\"\nlookback = \"20s\"\n").expect("write");
-    let s = load(&Sources { file: Some(path), ..Sources::default() }).expect("toml");
+    std::fs::write(
+        &path,
+        "[traffic]\nrate = 400\n[gate]\nwindow = \"2s\"\nlookback = \"20s\"\n",
+    )
+    .expect("write");
+    let s = load(&Sources {
+        file: Some(path),
+        ..Sources::default()
+    })
+    .expect("toml");
     assert_eq!(s.traffic.rate, 400.0);
     assert_eq!(s.gate.window, Duration::from_secs(2));
     let _ = std::fs::remove_dir_all(dir);
@@ -148,6 +186,12 @@ fn toml_files_load_by_extension() {
 
 #[test]
 fn unreadable_file_is_a_clear_error() {
-    let errs = errors(load(&Sources { file: Some("/nonexistent/w.yaml".into()), ..Sources::default() }));
-    assert!(errs[0].contains("/nonexistent/w.yaml") && errs[0].contains("cannot read"), "{errs:?}");
+    let errs = errors(load(&Sources {
+        file: Some("/nonexistent/w.yaml".into()),
+        ..Sources::default()
+    }));
+    assert!(
+        errs[0].contains("/nonexistent/w.yaml") && errs[0].contains("cannot read"),
+        "{errs:?}"
+    );
 }

@@ -12,7 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 /// A free loopback port (bound, then released: the race is acceptable in tests).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A simulated app served on the test's runtime until dropped or stopped.
@@ -25,12 +29,22 @@ pub struct SimApp {
 impl SimApp {
     /// Starts `profile` at `speed` on `port` (0 = any).
     pub async fn start(profile: Profile, speed: f64, port: u16) -> SimApp {
-        let options = SimOptions { profile, seed: 7, speed };
-        let sim = Sim::bind(SocketAddr::from(([127, 0, 0, 1], port)), options).await.unwrap();
+        let options = SimOptions {
+            profile,
+            seed: 7,
+            speed,
+        };
+        let sim = Sim::bind(SocketAddr::from(([127, 0, 0, 1], port)), options)
+            .await
+            .unwrap();
         let addr = sim.local_addr().unwrap();
         let stop = CancellationToken::new();
         let task = tokio::spawn(sim.serve(stop.clone()));
-        SimApp { addr, stop, task: Some(task) }
+        SimApp {
+            addr,
+            stop,
+            task: Some(task),
+        }
     }
 
     /// Stops serving and closes the listener.
@@ -43,7 +57,10 @@ impl SimApp {
 
     /// `GET /sim/truth`.
     pub async fn truth(&self) -> serde_json::Value {
-        let body = http_get(&format!("http://{}/sim/truth", self.addr)).await.unwrap().1;
+        let body = http_get(&format!("http://{}/sim/truth", self.addr))
+            .await
+            .unwrap()
+            .1;
         serde_json::from_str(&body).unwrap()
     }
 
@@ -78,7 +95,8 @@ pub fn fast_config(target: &str, extra: &str) -> String {
 }
 
 /// The gate section used with [`fast_config`].
-pub const FAST_GATE: &str = "gate: {window: 1s, lookback: 10s, consecutive: 3, min_samples: 1500, deadline: 60s}\n";
+pub const FAST_GATE: &str =
+    "gate: {window: 1s, lookback: 10s, consecutive: 3, min_samples: 1500, deadline: 60s}\n";
 
 impl Warmgate {
     /// Writes `yaml` (plus a `listen` on a free port) and starts `warmgate run`.
@@ -97,7 +115,12 @@ impl Warmgate {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start warmgate");
-        Warmgate { child, base: format!("http://127.0.0.1:{port}"), log, dir }
+        Warmgate {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            dir,
+        }
     }
 
     /// The log so far (for assertion messages).
@@ -107,12 +130,17 @@ impl Warmgate {
 
     /// Status code of `GET path` (None if the connection failed).
     pub async fn code(&self, path: &str) -> Option<u16> {
-        http_get(&format!("{}{path}", self.base)).await.map(|(c, _)| c)
+        http_get(&format!("{}{path}", self.base))
+            .await
+            .map(|(c, _)| c)
     }
 
     /// The /status document.
     pub async fn status(&self) -> serde_json::Value {
-        let body = http_get(&format!("{}/status", self.base)).await.map(|(_, b)| b).unwrap_or_default();
+        let body = http_get(&format!("{}/status", self.base))
+            .await
+            .map(|(_, b)| b)
+            .unwrap_or_default();
         serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
     }
 
@@ -142,7 +170,10 @@ impl Warmgate {
 
     /// Sends SIGTERM.
     pub fn sigterm(&self) {
-        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(ok.success(), "kill -TERM failed");
     }
 
