@@ -40,7 +40,11 @@ pub struct DemoArgs {
 
 /// Runs the demo; returns the exit code (0 once ready, 1 if the warm-up failed).
 pub fn main(args: DemoArgs) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("warmgate demo: cannot start the runtime: {e}");
@@ -52,7 +56,11 @@ pub fn main(args: DemoArgs) -> i32 {
 
 async fn demo(args: DemoArgs) -> i32 {
     let sim_stop = CancellationToken::new();
-    let options = SimOptions { profile: args.profile, seed: args.seed, speed: args.speed };
+    let options = SimOptions {
+        profile: args.profile,
+        seed: args.seed,
+        speed: args.speed,
+    };
     let sim = match Sim::bind(SocketAddr::from(([127, 0, 0, 1], 0)), options).await {
         Ok(s) => s,
         Err(e) => {
@@ -72,7 +80,11 @@ async fn demo(args: DemoArgs) -> i32 {
     let mut env = std::collections::HashMap::new();
     env.insert("WARMGATE_TARGET__URL".to_string(), format!("http://{app}"));
     env.insert("WARMGATE_LISTEN".to_string(), args.listen.to_string());
-    let sources = Sources { yaml: Some(DEMO_YAML.to_string()), env, ..Sources::default() };
+    let sources = Sources {
+        yaml: Some(DEMO_YAML.to_string()),
+        env,
+        ..Sources::default()
+    };
     let settings = match config::load(&sources) {
         Ok(s) => s,
         Err(e) => {
@@ -86,12 +98,17 @@ async fn demo(args: DemoArgs) -> i32 {
     let started = match start_with(settings.clone(), |a| a.with_events(tx)) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("warmgate demo: {e:#} (is another warmgate running? try --listen 127.0.0.1:0)");
+            eprintln!(
+                "warmgate demo: {e:#} (is another warmgate running? try --listen 127.0.0.1:0)"
+            );
             return EXIT_RUNTIME;
         }
     };
     let base = format!("http://{}", started.server.addr);
-    println!("warmgate demo: simulated cold app ({}) on http://{app}", args.profile.name());
+    println!(
+        "warmgate demo: simulated cold app ({}) on http://{app}",
+        args.profile.name()
+    );
     println!("  status: {base}/status   readiness: {base}/readyz   metrics: {base}/metrics");
     println!(
         "  gate: p{q} per endpoint, {}s windows, {}s lookback, {} passing evaluations in a row\n",
@@ -99,7 +116,15 @@ async fn demo(args: DemoArgs) -> i32 {
         settings.gate.lookback.as_secs_f64(),
         settings.gate.consecutive
     );
-    println!("{:>6}  {:<10} {:>7} {:>9} {:>9} {:>6}  verdict", "t", "endpoint", "reqs", "p50 ms", format!("p{q} ms"), "errors");
+    println!(
+        "{:>6}  {:<10} {:>7} {:>9} {:>9} {:>6}  verdict",
+        "t",
+        "endpoint",
+        "reqs",
+        "p50 ms",
+        format!("p{q} ms"),
+        "errors"
+    );
     let mut ticker = tokio::time::interval(Duration::from_millis(200));
     let code = loop {
         tokio::select! {
@@ -136,7 +161,14 @@ fn print_event(ev: &WindowEvent) {
         } else {
             String::new()
         };
-        let t = if i == 0 { format!("{:.0}s", ev.at_s) } else { String::new() };
-        println!("{t:>6}  {:<10} {:>7} {:>9.1} {:>9.1} {:>6}  {verdict}", r.name, r.count, r.p50_ms, r.q_ms, r.errors);
+        let t = if i == 0 {
+            format!("{:.0}s", ev.at_s)
+        } else {
+            String::new()
+        };
+        println!(
+            "{t:>6}  {:<10} {:>7} {:>9.1} {:>9.1} {:>6}  {verdict}",
+            r.name, r.count, r.p50_ms, r.q_ms, r.errors
+        );
     }
 }

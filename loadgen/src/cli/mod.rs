@@ -30,10 +30,16 @@ pub fn main() -> i32 {
         Err(e) if e.use_stderr() => {
             // One line: the first line of clap's message, without its usage block.
             let text = e.render().to_string();
-            let head: Vec<&str> =
-                text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+            let head: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
             let line = head.join(" ");
-            eprintln!("loadgen: {} (see loadgen --help)", line.trim_start_matches("error: "));
+            eprintln!(
+                "loadgen: {} (see loadgen --help)",
+                line.trim_start_matches("error: ")
+            );
             return 2;
         }
         Err(e) => {
