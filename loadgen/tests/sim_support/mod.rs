@@ -108,7 +108,6 @@ pub async fn get(client: &reqwest::Client, url: &str) -> Answer {
     }
 }
 
-<<<<<<< HEAD
 /// Sends `total` GETs to `base` + `path` from `concurrency` closed loops (threads with the
 /// blocking [`Conn`] client, cheap enough not to distort latency); answers sorted by `n`.
 pub async fn burst(base: &str, path: &str, total: u64, concurrency: usize) -> Vec<Answer> {
@@ -137,33 +136,6 @@ pub async fn burst(base: &str, path: &str, total: u64, concurrency: usize) -> Ve
     })
     .await
     .expect("burst")
-=======
-/// Sends `total` GETs to `url` from `concurrency` closed loops; answers sorted by `n`.
-pub async fn burst(
-    client: &reqwest::Client,
-    url: &str,
-    total: u64,
-    concurrency: usize,
-) -> Vec<Answer> {
-    let next = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, next) = (client.clone(), url.to_owned(), Arc::clone(&next));
-        tasks.push(tokio::spawn(async move {
-            let mut out = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < total {
-                out.push(get(&client, &url).await);
-            }
-            out
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("task"));
-    }
-    all.sort_by_key(|a| a.n);
-    all
->>>>>>> refs/heads/honesty
 }
 
 /// The `/sim/truth` document.
