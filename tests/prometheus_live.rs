@@ -345,3 +345,42 @@ fn prometheus_scrapes_warmgate_and_answers_the_dashboard() {
         }
     }
 }
+
+/// The gauge a value of the first line of `name` in the exposition text.
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// `WarmgateStuckWarming` compares these two gauges: the time in the current phase must grow,
+/// the deadline must be the configured one. A phase clock stuck at 0 would silence the alert.
+#[test]
+fn stuck_warming_alert_inputs_are_live() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("alert-inputs");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let (_demo, port) = start_demo(&dir.join("demo.log"));
+    let start = Instant::now();
+    let text = loop {
+        let (_, text) = get(port, "/metrics").expect("GET /metrics");
+        let warming = text
+            .lines()
+            .any(|l| l == "warmgate_phase{phase=\"warming\"} 1");
+        let since = gauge(&text, "warmgate_phase_duration_seconds");
+        if warming && since.is_some_and(|s| s >= 5.0) {
+            break text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "after 30 s: warming={warming}, warmgate_phase_duration_seconds={since:?} \
+             (must count the seconds spent in the current phase)"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // demo.yaml: `gate.deadline: 3m`.
+    assert_eq!(
+        gauge(&text, "warmgate_deadline_seconds"),
+        Some(180.0),
+        "{text}"
+    );
+}
