@@ -145,7 +145,7 @@ pub async fn serve(settings: Settings) -> i32 {
         }
     };
     let signal = shutdown_signal().await;
-    started.shutdown(signal).await;
+    started.drain(signal, true).await;
     0
 }
 
@@ -196,19 +196,35 @@ impl Started {
     /// Drains: /readyz fails at once, traffic stops, the agent gets `shutdown_grace` to end,
     /// then the probe server stops.
     pub async fn shutdown(self, why: &str) {
+        self.drain(why, false).await;
+    }
+
+    /// Like [`Started::shutdown`]; with `linger`, the probe server keeps answering (`/readyz`
+    /// 503, `/livez` 200) until `shutdown_grace` has passed since the signal, so the kubelet's
+    /// readiness probes during pod deletion see "unready" rather than a refused connection. A
+    /// second signal ends the wait.
+    pub async fn drain(self, why: &str, linger: bool) {
+        let deadline = tokio::time::Instant::now() + self.grace;
         self.shared
             .set_phase(Phase::Draining, format!("shutting down ({why})"));
         info!(signal = why, phase = "draining", "Shutting down.");
         self.stop.cancel();
-        if tokio::time::timeout(self.grace, self.agent).await.is_err() {
+        if tokio::time::timeout_at(deadline, self.agent).await.is_err() {
             error!(
                 grace_s = self.grace.as_secs_f64(),
                 "Agent did not stop within the grace period."
             );
         }
+        if linger {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = shutdown_signal() => {}
+            }
+        }
         self.server_stop.cancel();
         let server = self.server;
         let _ = tokio::task::spawn_blocking(move || server.join()).await;
+        info!("Stopped.");
     }
 }
 

@@ -1,6 +1,8 @@
 //! The real `warmgate` binary's life: app restarts, SIGTERM, bad configuration, remote targets,
 //! probe latency under load, and the demo.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

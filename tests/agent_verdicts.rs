@@ -2,6 +2,8 @@
 //! honest that "ready" is. Short windows (1 s) and sped-up simulators keep each test under a
 //! minute; the gate logic is the production one.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

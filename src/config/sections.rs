@@ -428,10 +428,7 @@ fn gate(raw: Option<Value>, problems: &mut Problems) -> GateConfig {
     } else {
         let n = lookback.as_secs_f64() / window.as_secs_f64();
         let max = crate::gate::GateSettings::MAX_LOOKBACK_WINDOWS as f64;
-        if n < 4.0 - 1e-9
-            || n > max
-            || (n - n.round()).abs() > 1e-6
-            || (n.round() as u64) % 2 != 0
+        if n < 4.0 - 1e-9 || n > max || (n - n.round()).abs() > 1e-6 || (n.round() as u64) % 2 != 0
         {
             t.problem(
                 "lookback",
