@@ -33,7 +33,7 @@ pub enum Command {
     /// Warm the app and serve /readyz, /startupz, /livez, /metrics, /status.
     Run {
         /// Configuration file (YAML or TOML); else $WARMGATE_CONFIG_FILE, $WARMGATE_CONFIG_YAML
-        /// or the defaults. WARMGATE_<SECTION>__<KEY> variables override it.
+        /// or the defaults. `WARMGATE_<SECTION>__<KEY>` variables override it.
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
