@@ -3,6 +3,7 @@
 
 mod engine_fixture;
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use engine_fixture::{ms, plan, run_plan, Fixture};
@@ -11,6 +12,9 @@ use engine_fixture::{ms, plan, run_plan, Fixture};
 /// schedule lag (a debug build's client needs ~0.4 ms of CPU per request, so at 2,000 req/s
 /// on a busy box requests may wait for the cap: they are then late, but still all sent).
 fn check_rate(rate: f64, secs: u64, check_lag: bool) {
+    // Timing tests: one at a time, not in parallel with each other.
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let fixture = Fixture::start();
     let (windows, report) = run_plan(plan(fixture.url("/"), rate, 64, Duration::from_secs(secs)));
     let expected = rate * secs as f64;

@@ -20,15 +20,15 @@ fn within(measured: f64, truth: f64, tolerance: f64) -> bool {
 
 #[test]
 fn flat_latency_is_reported_within_5_percent_of_the_truth() {
-    // Lognormal, median 100 ms, sigma 0.25 (p99 ~179 ms). 2,000 samples put the sample p99
-    // within about +/-2% (1 sd) of the true one and the median within +/-0.7% (the sim's noise
-    // is seeded, so the sample is the same every run); the histogram's precision is 1%. A slow
-    // rate keeps the client's own overhead (a debug build costs ~0.4 ms of CPU per request) far
-    // below 5% even on a loaded box.
+    // Lognormal, median 100 ms, sigma 0.25 (p99 ~179 ms). 4,000 samples put the sample p99
+    // within about +/-1.5% (1 sd) of the true one and the median within +/-0.5% (the sim's noise
+    // is seeded, so runs differ little: release runs measured p99 176.1 ms and p50 100.4 ms
+    // against 178.9 and 100); the histogram's precision is 1%. A modest rate keeps the client's
+    // own overhead (a debug build costs ~0.4 ms of CPU per request) far below 5% of 100 ms.
     let _one_at_a_time = serial();
     let sim = SimProcess::start(&["--profile", "flat", "--base-ms", "100", "--sigma", "0.25"]);
     let url = format!("{}/api", sim.base);
-    let out = loadgen_run_json(&[&url, "--rate", "200", "--duration", "10s", "-c", "100"]);
+    let out = loadgen_run_json(&[&url, "--rate", "400", "--duration", "10s", "-c", "200"]);
     let truth = sim.truth();
     let p50 = truth["steady_p50_ms"].as_f64().expect("steady_p50_ms");
     let p99 = truth["steady_p99_ms"].as_f64().expect("steady_p99_ms");
@@ -38,7 +38,7 @@ fn flat_latency_is_reported_within_5_percent_of_the_truth() {
     );
     assert!(within(m50, p50, 0.05), "p50 {m50} ms vs truth {p50} ms");
     assert!(within(m99, p99, 0.05), "p99 {m99} ms vs truth {p99} ms");
-    assert_eq!(out["outcomes"]["ok"], 2_000, "{out}");
+    assert_eq!(out["outcomes"]["ok"], 4_000, "{out}");
 }
 
 #[test]
