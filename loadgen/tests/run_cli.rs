@@ -36,7 +36,8 @@ fn bad_flags_exit_2() {
     ] {
         let (code, err) = stderr_of(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.starts_with("error:"), "{args:?}: {err}");
+        assert!(err.starts_with("loadgen: "), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
     }
 }
 
