@@ -42,7 +42,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 # Tests share two noisy cores with the apps and traffic engines they start: one test at a time
 # keeps their statistics honest.
 say "cargo test"
-cargo test --workspace --all-targets -- --test-threads=1
+cargo test --workspace -- --test-threads=1
 
 if [ -f benches/honesty.rs ]; then
   say "honesty benchmark, quick mode (fails if warmgate opens on drift/slowdown or jit penalty > 1.5)"

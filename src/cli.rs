@@ -33,7 +33,7 @@ pub enum Command {
     /// Warm the app and serve /readyz, /startupz, /livez, /metrics, /status.
     Run {
         /// Configuration file (YAML or TOML); else $WARMGATE_CONFIG_FILE, $WARMGATE_CONFIG_YAML
-        /// or the defaults. WARMGATE_<SECTION>__<KEY> variables override it.
+        /// or the defaults. `WARMGATE_<SECTION>__<KEY>` variables override it.
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
@@ -45,6 +45,8 @@ pub enum Command {
     },
     /// Warm a simulated cold app (the `jit` profile) and show how the verdict is reached.
     Demo(crate::demo::DemoArgs),
+    /// Add warmgate to Kubernetes manifests.
+    Inject(crate::inject::InjectArgs),
 }
 
 /// Parses the command line and runs it. Returns the process exit code.
@@ -61,6 +63,7 @@ pub fn main() -> i32 {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
         Command::Demo(args) => crate::demo::main(args),
+        Command::Inject(args) => crate::inject::run(args),
     }
 }
 
@@ -106,8 +109,10 @@ pub fn init_logging(format: LogFormat, level: &str) {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    // One worker: a few thousand requests/s need less than a core, and the probe server's own
+    // thread must find CPU even under a 500m limit.
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name("warmgate-traffic")
         .enable_all()
         .build()
@@ -140,7 +145,7 @@ pub async fn serve(settings: Settings) -> i32 {
         }
     };
     let signal = shutdown_signal().await;
-    started.shutdown(signal).await;
+    started.drain(signal, true).await;
     0
 }
 
@@ -191,19 +196,35 @@ impl Started {
     /// Drains: /readyz fails at once, traffic stops, the agent gets `shutdown_grace` to end,
     /// then the probe server stops.
     pub async fn shutdown(self, why: &str) {
+        self.drain(why, false).await;
+    }
+
+    /// Like [`Started::shutdown`]; with `linger`, the probe server keeps answering (`/readyz`
+    /// 503, `/livez` 200) until `shutdown_grace` has passed since the signal, so the kubelet's
+    /// readiness probes during pod deletion see "unready" rather than a refused connection. A
+    /// second signal ends the wait.
+    pub async fn drain(self, why: &str, linger: bool) {
+        let deadline = tokio::time::Instant::now() + self.grace;
         self.shared
             .set_phase(Phase::Draining, format!("shutting down ({why})"));
         info!(signal = why, phase = "draining", "Shutting down.");
         self.stop.cancel();
-        if tokio::time::timeout(self.grace, self.agent).await.is_err() {
+        if tokio::time::timeout_at(deadline, self.agent).await.is_err() {
             error!(
                 grace_s = self.grace.as_secs_f64(),
                 "Agent did not stop within the grace period."
             );
         }
+        if linger {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = shutdown_signal() => {}
+            }
+        }
         self.server_stop.cancel();
         let server = self.server;
         let _ = tokio::task::spawn_blocking(move || server.join()).await;
+        info!("Stopped.");
     }
 }
 

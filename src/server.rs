@@ -114,6 +114,8 @@ pub fn route_parts(shared: &Shared, method: &Method, path: &str) -> Response<Ful
         "/readyz" => probe(shared.readyz()),
         "/startupz" => probe(shared.startupz()),
         "/metrics" => {
+            let since = shared.lock().phase_since.elapsed().as_secs_f64();
+            shared.metrics.phase_duration.set(since);
             let mut r = text(StatusCode::OK, shared.metrics.encode());
             r.headers_mut().insert(
                 header::CONTENT_TYPE,

@@ -2,6 +2,8 @@
 //! honest that "ready" is. Short windows (1 s) and sped-up simulators keep each test under a
 //! minute; the gate logic is the production one.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -13,7 +15,7 @@ use loadgen::sim::Profile;
 async fn flat_app_becomes_ready_after_one_lookback() {
     let sim = SimApp::start(Profile::Flat, 1.0, 0).await;
     let wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
-    let took = wg.wait_ready(Duration::from_secs(45)).await;
+    let took = wg.wait_ready(Duration::from_secs(90)).await;
     let status = wg.status().await;
     let took =
         took.unwrap_or_else(|| panic!("flat never ready; status {status}\n{}", wg.log_text()));
@@ -31,10 +33,10 @@ async fn flat_app_becomes_ready_after_one_lookback() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jit_app_becomes_ready_only_once_settled_and_users_then_see_a_warm_tail() {
-    // speed 2: the cold excess (30x at first) decays over ~6,400 requests.
-    let sim = SimApp::start(Profile::Jit, 2.0, 0).await;
+    // speed 1: the cold excess (30x at first) decays below 5% after ~12,800 requests (16 s).
+    let sim = SimApp::start(Profile::Jit, 1.0, 0).await;
     let wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
-    let took = wg.wait_ready(Duration::from_secs(90)).await;
+    let took = wg.wait_ready(Duration::from_secs(150)).await;
     let truth = sim.truth().await;
     assert!(
         took.is_some(),

@@ -71,7 +71,8 @@ pub struct Endpoint {
     pub accept: StatusSet,
     /// Text the body must contain for success (`None`: any body).
     pub expect_body: Option<String>,
-    /// Per-request timeout, from the intended send time's dispatch to the end of the body.
+    /// Per-request timeout, from the actual send to the end of the body. A request that times
+    /// out is recorded with latency = its schedule lag + this, and [`crate::Outcome::Timeout`].
     pub timeout: Duration,
 }
 

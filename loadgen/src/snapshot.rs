@@ -87,7 +87,8 @@ pub struct Snapshot {
     pub length: Duration,
     /// The schedule's mean target rate over this window, requests per second.
     pub target_rate: f64,
-    /// Requests sent in this window divided by its length.
+    /// Requests sent in this window divided by its length. Completions (histograms, outcomes)
+    /// belong to the window they completed in; `scheduled` to the window they fell due in.
     pub achieved_rate: f64,
     /// Requests in flight at the window's end.
     pub inflight: usize,
@@ -102,7 +103,8 @@ pub struct Report {
     pub elapsed: Duration,
     /// Requests that were due over the run.
     pub scheduled: u64,
-    /// Requests sent over the run divided by the time the schedule ran.
+    /// Requests sent over the run divided by the time they took to send: from t0 to the end of
+    /// the schedule, or to the last send if overdue requests were still sent after it.
     pub achieved_rate: f64,
     /// Number of windows yielded.
     pub windows: u64,

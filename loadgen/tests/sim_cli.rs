@@ -87,7 +87,8 @@ async fn never_settling_profiles_say_so() {
 
 #[test]
 fn bad_flags_exit_non_zero_with_a_one_line_error() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
+        (&["--threads", "0"], "--threads"),
         (&["--profile", "warm"], "--profile"),
         (&["--speed", "0"], "--speed"),
         (&["--speed", "nan"], "--speed"),

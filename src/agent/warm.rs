@@ -82,6 +82,9 @@ impl Agent {
                 snap = engine.next_window() => snap,
             };
             let Some(snap) = snap else {
+                if stop.is_cancelled() {
+                    return Warmed::Stopped;
+                }
                 return Warmed::Deadline("the traffic engine stopped unexpectedly".into());
             };
             if let Some(why) = app_gone(&snap) {

@@ -427,11 +427,13 @@ fn gate(raw: Option<Value>, problems: &mut Problems) -> GateConfig {
         );
     } else {
         let n = lookback.as_secs_f64() / window.as_secs_f64();
-        if n < 4.0 - 1e-9 || (n - n.round()).abs() > 1e-6 || (n.round() as u64) % 2 != 0 {
+        let max = crate::gate::GateSettings::MAX_LOOKBACK_WINDOWS as f64;
+        if n < 4.0 - 1e-9 || n > max || (n - n.round()).abs() > 1e-6 || (n.round() as u64) % 2 != 0
+        {
             t.problem(
                 "lookback",
                 format!(
-                    "must be an even multiple of gate.window, at least 4 windows (got {} / {} = {n:.2})",
+                    "must be an even multiple of gate.window, 4 to {max} windows (got {} / {} = {n:.2})",
                     humantime::format_duration(lookback),
                     humantime::format_duration(window)
                 ),

@@ -41,7 +41,7 @@ pub struct DemoArgs {
 /// Runs the demo; returns the exit code (0 once ready, 1 if the warm-up failed).
 pub fn main(args: DemoArgs) -> i32 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
     {

@@ -92,11 +92,21 @@ fn finite_or_zero(x: f64) -> f64 {
     }
 }
 
+/// How many lookbacks the per-window quantiles are kept for the rise check.
+pub(crate) const HORIZON_LOOKBACKS: usize = 3;
+/// Lookbacks of history needed before any evaluation passes. One lookback cannot tell a
+/// +20%/min drift, or the bottom of a slowdown's U, from a plateau often enough (simulated: 1 in
+/// 20 runs opened); two make the rise check decisive (0 of 30 at 200 and 500 rps).
+pub(crate) const MIN_HISTORY_LOOKBACKS: usize = 2;
+
 /// The remembered windows and the per-endpoint request counts since the last reset.
 #[derive(Debug, Clone)]
 pub(crate) struct History {
     windows: VecDeque<WindowRecord>,
     capacity: usize,
+    /// Per-window quantiles (one per endpoint) over [`HORIZON_LOOKBACKS`] lookbacks: a few bytes
+    /// per window, enough to see a slow rise that a single lookback cannot tell from noise.
+    quantiles: VecDeque<Vec<Option<u64>>>,
     requests: Vec<u64>,
 }
 
@@ -106,6 +116,7 @@ impl History {
         History {
             windows: VecDeque::with_capacity(capacity),
             capacity: capacity.max(1),
+            quantiles: VecDeque::with_capacity(capacity * HORIZON_LOOKBACKS),
             requests: vec![0; endpoints],
         }
     }
@@ -114,6 +125,11 @@ impl History {
     pub fn push(&mut self, record: WindowRecord) {
         for (count, e) in self.requests.iter_mut().zip(&record.endpoints) {
             *count = count.saturating_add(e.outcomes.total());
+        }
+        self.quantiles
+            .push_back(record.endpoints.iter().map(|e| e.quantile_us).collect());
+        while self.quantiles.len() > self.capacity * HORIZON_LOOKBACKS {
+            self.quantiles.pop_front();
         }
         self.windows.push_back(record);
         while self.windows.len() > self.capacity {
@@ -124,6 +140,7 @@ impl History {
     /// Forgets every window and count.
     pub fn clear(&mut self) {
         self.windows.clear();
+        self.quantiles.clear();
         self.requests.iter_mut().for_each(|c| *c = 0);
     }
 
@@ -147,6 +164,21 @@ impl History {
         self.requests.get(index).copied().unwrap_or(0)
     }
 
+    /// Endpoint `index`'s per-window quantiles over the long horizon, oldest first, as
+    /// `(position, microseconds)` for the windows that had samples.
+    pub fn horizon_quantiles(&self, index: usize) -> Vec<(usize, u64)> {
+        self.quantiles
+            .iter()
+            .enumerate()
+            .filter_map(|(i, qs)| Some((i, qs.get(index).copied().flatten()?)))
+            .collect()
+    }
+
+    /// Windows held for the rise check (at most [`HORIZON_LOOKBACKS`] lookbacks).
+    pub fn horizon_len(&self) -> usize {
+        self.quantiles.len()
+    }
+
     /// Number of windows in the old half (the new half holds the rest: the newer, larger one
     /// when the count is odd).
     pub fn old_len(&self) -> usize {
@@ -166,5 +198,82 @@ impl History {
             }
         }
         (old, new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loadgen::EndpointWindow;
+    use std::time::Duration;
+
+    fn snapshot(index: u64, latency_us: u64) -> Snapshot {
+        let mut e = EndpointWindow::empty("home");
+        for _ in 0..10 {
+            e.latency.record(latency_us).expect("in range");
+            e.lag.record(100).expect("in range");
+            e.outcomes.add(loadgen::Outcome::Ok);
+        }
+        Snapshot {
+            index,
+            start: Duration::from_secs(5 * index),
+            length: Duration::from_secs(5),
+            target_rate: 2.0,
+            achieved_rate: 2.0,
+            inflight: 0,
+            endpoints: vec![e],
+        }
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_lookback_and_the_horizon() {
+        let names = vec!["home".to_string()];
+        let mut h = History::new(4, 1);
+        for i in 0..100 {
+            h.push(WindowRecord::from_snapshot(
+                &snapshot(i, 1000 + i),
+                &names,
+                0.99,
+            ));
+        }
+        assert_eq!(h.len(), 4);
+        assert!(h.is_full());
+        assert_eq!(h.horizon_len(), 4 * HORIZON_LOOKBACKS);
+        // Every request counted, not only the remembered ones.
+        assert_eq!(h.requests(0), 1000);
+        assert_eq!(h.requests(7), 0);
+        // The horizon holds the newest windows, oldest first.
+        let q = h.horizon_quantiles(0);
+        assert_eq!(q.len(), 12);
+        assert_eq!(q[0].0, 0);
+        assert!(q[0].1 < q[11].1);
+        h.clear();
+        assert_eq!((h.len(), h.horizon_len(), h.requests(0)), (0, 0, 0));
+    }
+
+    #[test]
+    fn halves_split_old_and_new_with_the_odd_window_in_the_new_half() {
+        let names = vec!["home".to_string()];
+        let mut h = History::new(5, 1);
+        for i in 0..5 {
+            h.push(WindowRecord::from_snapshot(
+                &snapshot(i, 1000),
+                &names,
+                0.99,
+            ));
+        }
+        assert_eq!(h.old_len(), 2);
+        let (old, new) = h.merged_halves(0);
+        assert_eq!((old.len(), new.len()), (20, 30));
+    }
+
+    #[test]
+    fn an_endpoint_missing_from_the_snapshot_is_a_window_without_traffic() {
+        let names = vec!["home".to_string(), "gone".to_string()];
+        let r = WindowRecord::from_snapshot(&snapshot(0, 1000), &names, 0.99);
+        assert_eq!(r.endpoints[1].quantile_us, None);
+        assert_eq!(r.endpoints[1].outcomes.total(), 0);
+        assert!(r.endpoints[0].quantile_us.is_some());
+        assert_eq!(r.generator.lag_p99_us, 100);
     }
 }

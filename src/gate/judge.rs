@@ -1,10 +1,10 @@
 //! One evaluation: judges each endpoint and the generator over the remembered windows, and says
 //! why in human one-liners with their numbers.
 
-use super::format::{dur_ms, ms, pct, secs, signed_pct, thousands};
-use super::history::History;
+use super::checks;
+use super::format::{dur_ms, ms, pct, secs};
+use super::history::{History, MIN_HISTORY_LOOKBACKS};
 use super::settings::GateSettings;
-use super::stats::{interval_ranks, mann_kendall_z, theil_sen_slope, value_at_rank};
 use super::EndpointVerdict;
 
 /// A reason with its importance: lower `rank` comes first in the verdict.
@@ -58,8 +58,23 @@ pub(crate) fn lookback_reason(settings: &GateSettings, history: &History) -> Opt
             "lookback {} of {} windows ({} of {})",
             history.len(),
             need,
-            secs(settings.window * history.len() as u32),
+            secs(settings.window.saturating_mul(history.len() as u32)),
             secs(settings.lookback)
+        ),
+    })
+}
+
+/// The reason shared by every endpoint until the history is long enough for the rise check
+/// ([`MIN_HISTORY_LOOKBACKS`] lookbacks), if it is not.
+pub(crate) fn history_reason(settings: &GateSettings, history: &History) -> Option<Reason> {
+    let need = settings.lookback_windows() * MIN_HISTORY_LOOKBACKS;
+    let have = history.horizon_len();
+    (history.is_full() && have < need).then(|| Reason {
+        rank: rank::LOOKBACK,
+        text: format!(
+            "history {} of {} needed to rule out a slow rise",
+            secs(settings.window.saturating_mul(have as u32)),
+            secs(settings.window.saturating_mul(need as u32))
         ),
     })
 }
@@ -105,8 +120,8 @@ pub(crate) fn judge_generator(settings: &GateSettings, history: &History) -> Vec
     reasons
 }
 
-/// Judges endpoint `index` named `name`. `shared` is the lookback reason, repeated in the
-/// endpoint's own reasons but returned only once by the caller.
+/// Judges endpoint `index` named `name`. `shared` is the lookback (or history) reason,
+/// repeated in the endpoint's own reasons but returned only once by the caller.
 pub(crate) fn judge_endpoint(
     settings: &GateSettings,
     history: &History,
@@ -115,200 +130,22 @@ pub(crate) fn judge_endpoint(
     shared: Option<&Reason>,
 ) -> (EndpointVerdict, Vec<Reason>) {
     let q = settings.q();
-    let label = settings.quantile_label();
-    let mut reasons: Vec<Reason> = Vec::new();
-    let mut fail = |rank: u8, text: String| {
-        reasons.push(Reason {
-            rank,
-            text: format!("{name}: {text}"),
-        })
-    };
-
+    let mut f = Findings::new(name, settings.quantile_label());
     let (old, new) = history.merged_halves(index);
-    let (samples_old, samples_new) = (old.len(), new.len());
     let q_old = (!old.is_empty()).then(|| old.value_at_quantile(q));
     let q_new = (!new.is_empty()).then(|| new.value_at_quantile(q));
 
-    // Errors and request counts over the lookback.
-    let (mut completed, mut errors) = (0u64, 0u64);
-    for w in history.windows() {
-        if let Some(e) = w.endpoints.get(index) {
-            completed += e.outcomes.total();
-            errors += e.outcomes.errors();
-        }
-    }
-    let error_rate = if completed > 0 {
-        errors as f64 / completed as f64
-    } else {
-        0.0
-    };
-    if error_rate > settings.max_error_rate {
-        fail(
-            rank::ERRORS,
-            format!(
-                "error rate {} > {} ({} of {} requests)",
-                pct(error_rate),
-                pct(settings.max_error_rate),
-                thousands(errors),
-                thousands(completed)
-            ),
-        );
-    }
-
-    // Ceiling on the new half's quantile.
+    let error_rate = checks::errors(settings, history, index, &mut f);
     let ceiling = settings.ceiling(index);
-    if let (Some(c), Some(v)) = (ceiling, q_new) {
-        if u128::from(v) > c.as_micros() {
-            fail(
-                rank::CEILING,
-                format!(
-                    "{label} {} over ceiling {}",
-                    ms(v as f64 / 1000.0),
-                    dur_ms(c)
-                ),
-            );
-        }
-    }
-
-    // Trend: Mann-Kendall on per-window log quantiles, Theil-Sen slope projected over the lookback.
-    let points: Vec<(f64, f64)> = history
-        .windows()
-        .enumerate()
-        .filter_map(|(i, w)| {
-            let us = w.endpoints.get(index)?.quantile_us?;
-            Some((i as f64, (us.max(1) as f64).ln()))
-        })
-        .collect();
-    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
-    let z = if points.len() >= 3 {
-        // All windows equal (a tie throughout): no trend at all.
-        Some(mann_kendall_z(&ys).unwrap_or(0.0))
-    } else {
-        None
-    };
-    let n_windows = settings.lookback_windows() as f64;
-    let drift = theil_sen_slope(&points).map(|slope| (slope * n_windows).exp() - 1.0);
-    match (z, drift) {
-        (Some(z), Some(drift)) => {
-            if z.abs() >= settings.trend_z || drift.abs() >= settings.max_drift {
-                let moving = if drift < 0.0 || (drift == 0.0 && z < 0.0) {
-                    "falling"
-                } else {
-                    "rising"
-                };
-                fail(
-                    rank::TREND,
-                    format!(
-                        "{label} still {moving} (Mann-Kendall z={z:.1}, drift {} over {})",
-                        signed_pct(drift),
-                        secs(settings.lookback)
-                    ),
-                );
-            }
-        }
-        _ if samples_old + samples_new > 0 => fail(
-            rank::TREND,
-            format!(
-                "{label} trend needs 3 windows with samples, have {}",
-                points.len()
-            ),
-        ),
-        _ => {}
-    }
-
-    // The halves agree within tolerance or the noise floor.
-    let change = match (q_old, q_new) {
-        (Some(o), Some(n)) if o > 0 => Some(n as f64 / o as f64 - 1.0),
-        _ => None,
-    };
-    if let (Some(o), Some(n), Some(ch)) = (q_old, q_new, change) {
-        let floor = settings.noise_floor.as_micros();
-        if ch.abs() > settings.tolerance && u128::from(o.abs_diff(n)) > floor {
-            fail(
-                rank::CHANGE,
-                format!(
-                    "{label} changed {} between halves ({} -> {}), allowed {} or {}",
-                    signed_pct(ch),
-                    ms(o as f64 / 1000.0),
-                    ms(n as f64 / 1000.0),
-                    pct(settings.tolerance),
-                    dur_ms(settings.noise_floor)
-                ),
-            );
-        }
-    }
-
-    // Enough samples in both halves.
-    if samples_old + samples_new == 0 {
-        fail(
-            rank::SAMPLES,
-            "no samples in the lookback (no traffic reached this endpoint)".to_string(),
-        );
-    } else {
-        let (short, half) = if samples_new <= samples_old {
-            (samples_new, "new")
-        } else {
-            (samples_old, "old")
-        };
-        if short < settings.min_samples {
-            fail(
-                rank::SAMPLES,
-                format!(
-                    "{} samples in the {half} half, need {}",
-                    thousands(short),
-                    thousands(settings.min_samples)
-                ),
-            );
-        }
-    }
-
-    // Precision: the new half's 95% order-statistic interval around its estimate.
-    let interval = interval_ranks(samples_new, q)
-        .map(|(lo, hi)| (value_at_rank(&new, lo), value_at_rank(&new, hi)));
-    if let Some(est) = q_new {
-        let est = est.max(1) as f64;
-        match interval {
-            Some((lo, hi)) => {
-                let (below, above) = (lo as f64 / est - 1.0, hi as f64 / est - 1.0);
-                if below < -settings.interval || above > settings.interval {
-                    fail(
-                        rank::PRECISION,
-                        format!(
-                            "{label} not precise enough: 95% interval {}-{} is {}/{} of {}, allowed {}",
-                            trim_unit(ms(lo as f64 / 1000.0)),
-                            ms(hi as f64 / 1000.0),
-                            signed_pct(below),
-                            signed_pct(above),
-                            ms(est / 1000.0),
-                            pct(settings.interval)
-                        ),
-                    );
-                }
-            }
-            None => fail(
-                rank::PRECISION,
-                format!(
-                    "{label} not precise enough: {} samples in the new half give no 95% interval",
-                    thousands(samples_new)
-                ),
-            ),
-        }
-    }
-
-    // Requests since warming began.
+    checks::ceiling(ceiling, q_new, &mut f);
+    let trend = checks::trend(settings, history, index, old.len() + new.len() > 0, &mut f);
+    let change = checks::halves(settings, q_old, q_new, &mut f);
+    checks::samples(settings, old.len(), new.len(), &mut f);
+    let interval = checks::precision(settings, &new, q_new, &mut f);
     let requests = history.requests(index);
-    if requests < settings.min_requests {
-        fail(
-            rank::REQUESTS,
-            format!(
-                "{} requests since warming began, need {}",
-                thousands(requests),
-                thousands(settings.min_requests)
-            ),
-        );
-    }
+    checks::requests(settings, requests, &mut f);
 
-    let mut own = reasons;
+    let mut own = f.reasons;
     let pass = own.is_empty() && shared.is_none();
     own.sort_by_key(|r| r.rank);
     let mut texts: Vec<String> = own.iter().map(|r| r.text.clone()).collect();
@@ -319,14 +156,15 @@ pub(crate) fn judge_endpoint(
         name: name.to_string(),
         pass,
         reasons: texts,
-        samples_old,
-        samples_new,
+        samples_old: old.len(),
+        samples_new: new.len(),
         q_old_ms: q_old.map(us_to_ms),
         q_new_ms: q_new.map(us_to_ms),
         interval_ms: interval.map(|(lo, hi)| [us_to_ms(lo), us_to_ms(hi)]),
         change: change.map(|c| round(c, 4)),
-        trend_z: z.map(|z| round(z, 3)),
-        drift: drift.map(|d| round(d, 4)),
+        trend_z: trend.z.map(|z| round(z, 3)),
+        drift: trend.drift.map(|d| round(d, 4)),
+        rise: trend.rise.map(|r| round(r, 4)),
         error_rate: round(error_rate, 5),
         requests,
         ceiling_ms: ceiling.map(|c| round(c.as_secs_f64() * 1000.0, 3)),
@@ -334,7 +172,29 @@ pub(crate) fn judge_endpoint(
     (verdict, own)
 }
 
-/// `9.1 ms` -> `9.1` (the first bound of a range carries no unit).
-fn trim_unit(text: String) -> String {
-    text.trim_end_matches(" ms").to_string()
+/// One endpoint's failed checks, each prefixed with its name.
+pub(crate) struct Findings<'a> {
+    name: &'a str,
+    /// `p99`: the quantile's short name.
+    pub label: String,
+    /// What failed so far.
+    pub reasons: Vec<Reason>,
+}
+
+impl<'a> Findings<'a> {
+    fn new(name: &'a str, label: String) -> Findings<'a> {
+        Findings {
+            name,
+            label,
+            reasons: Vec::new(),
+        }
+    }
+
+    /// Records a failed check.
+    pub fn fail(&mut self, rank: u8, text: String) {
+        self.reasons.push(Reason {
+            rank,
+            text: format!("{}: {text}", self.name),
+        });
+    }
 }

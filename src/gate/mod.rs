@@ -10,12 +10,22 @@
 //! - `|q_new/q_old - 1| <= tolerance` or `|q_new - q_old| <= noise_floor`;
 //! - no trend: Mann-Kendall `|z| < trend_z` on the per-window log quantiles, and the Theil-Sen
 //!   slope projected over the lookback changes the quantile by less than `max_drift`;
+//! - no rise over a longer horizon: the Theil-Sen slope of the per-window log quantiles over up
+//!   to 3 lookbacks, projected over one lookback, stays below `max_drift` (one-sided: a warm-up
+//!   only falls), and no evaluation passes before 2 lookbacks of history (130 s to ready by
+//!   default, flat apps included). This is an addition to FIELD-NOTES' composite: alone, that
+//!   opened on a +20%/min drift in 9 of 10 simulated 10-minute runs at 500 rps (one lookback's
+//!   per-window p99s cannot tell it from noise); with it, 0 of 40 (`benches/gate_sim.rs`);
 //! - error rate over the lookback `<= max_error_rate`; `q_new <= ceiling` (if any); at least
 //!   `min_requests` completed since the gate was created or reset;
 //!
 //! and the generator kept its schedule in every window of the lookback (achieved rate
 //! `>= min_rate_ratio` x target, p99 schedule lag `<= max_lag`): windows where it starved must
 //! not pass for stable ones. `ready` needs `consecutive` passing evaluations in a row.
+//!
+//! Memory: one latency histogram per endpoint per window of the lookback (about 20 KiB each),
+//! plus one number per endpoint per window over 3 lookbacks. Each evaluation merges the lookback's
+//! histograms into two halves and makes a few quantile look-ups per endpoint: no per-sample work.
 //!
 //! An endpoint that receives no traffic at all (weight 0) fails with "no samples": the gate never
 //! vouches for latency it has not measured. Give it a weight or leave it out of the gate.
@@ -25,9 +35,10 @@
 //! - [`stats`]: order-statistic interval ranks, Mann-Kendall, Theil-Sen.
 //! - [`synth`]: seeded synthetic snapshots (lognormal latency times a warm-up curve) for tests
 //!   and benchmarks.
-//! - `history` (private): the bounded window memory; `judge` (private): one evaluation and its
-//!   reasons; `format` (private): numbers in reasons.
+//! - private: `history` (the bounded window memory), `judge` (one evaluation, reasons and their
+//!   ranks, the generator), `checks` (each per-endpoint check), `format` (numbers in reasons).
 
+mod checks;
 mod format;
 mod history;
 mod judge;
@@ -40,7 +51,7 @@ use serde::Serialize;
 pub use settings::GateSettings;
 
 use history::{History, WindowRecord};
-use judge::{judge_endpoint, judge_generator, lookback_reason};
+use judge::{history_reason, judge_endpoint, judge_generator, lookback_reason};
 
 /// Judges window after window; remembers only the lookback and the streak.
 #[derive(Debug, Clone)]
@@ -94,6 +105,11 @@ pub struct EndpointVerdict {
     pub trend_z: Option<f64>,
     /// Theil-Sen slope projected over the lookback, as a relative change (-0.25 = 25% faster).
     pub drift: Option<f64>,
+    /// Theil-Sen slope over the long horizon (up to 3 lookbacks of per-window quantiles),
+    /// projected over one lookback; `None` until the horizon is longer than the lookback.
+    /// Only a rise fails (>= `max_drift`): it catches drifts and slowdowns too slow for one
+    /// lookback to tell from noise, and a warm-up never rises.
+    pub rise: Option<f64>,
     /// Non-ok outcomes / completed requests over the lookback (0 without requests).
     pub error_rate: f64,
     /// Completed requests since the gate was created or reset.
@@ -139,7 +155,8 @@ impl Gate {
 
     /// Judges the remembered windows and moves the streak.
     fn evaluate(&mut self) -> Verdict {
-        let shared = lookback_reason(&self.settings, &self.history);
+        let shared = lookback_reason(&self.settings, &self.history)
+            .or_else(|| history_reason(&self.settings, &self.history));
         let mut reasons = judge_generator(&self.settings, &self.history);
         if let Some(s) = &shared {
             reasons.push(s.clone());

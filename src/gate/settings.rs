@@ -62,7 +62,12 @@ impl Default for GateSettings {
 }
 
 impl GateSettings {
-    /// Number of windows in the lookback: `lookback / window` rounded, at least 2 (one per half).
+    /// Most windows a lookback may span: each holds a histogram per endpoint (~20 KiB), so this
+    /// bounds the gate's memory (~20 MiB per endpoint). `config` should refuse more.
+    pub const MAX_LOOKBACK_WINDOWS: usize = 1000;
+
+    /// Number of windows in the lookback: `lookback / window` rounded, at least 2 (one per half),
+    /// at most [`GateSettings::MAX_LOOKBACK_WINDOWS`].
     pub fn lookback_windows(&self) -> usize {
         let window = self.window.as_secs_f64();
         if window <= 0.0 {
@@ -71,7 +76,7 @@ impl GateSettings {
         let n = (self.lookback.as_secs_f64() / window).round();
         if n.is_finite() && n >= 2.0 {
             // Bounded so that a silly configuration cannot make the gate hoard memory.
-            (n as usize).min(10_000)
+            (n as usize).min(Self::MAX_LOOKBACK_WINDOWS)
         } else {
             2
         }
@@ -126,6 +131,12 @@ mod tests {
             ..GateSettings::default()
         };
         assert_eq!(s.lookback_windows(), 2);
+        let s = GateSettings {
+            window: Duration::from_millis(1),
+            lookback: Duration::from_secs(3600),
+            ..GateSettings::default()
+        };
+        assert_eq!(s.lookback_windows(), GateSettings::MAX_LOOKBACK_WINDOWS);
     }
 
     #[test]

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use loadgen::snapshot::{new_histogram, MAX_TRACKABLE_US};
+use loadgen::snapshot::MAX_TRACKABLE_US;
 use loadgen::{EndpointWindow, Outcome, Snapshot};
 
 /// How latency moves with time: the factor applied to the warm latency at `t` seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Curve {
     /// Already warm: factor 1.
     Flat,
@@ -35,6 +35,8 @@ pub enum Curve {
         /// Relative growth per minute once degrading.
         per_minute: f64,
     },
+    /// Any factor of time in seconds (e.g. a request-count curve at a constant rate).
+    Custom(fn(f64) -> f64),
 }
 
 impl Curve {
@@ -53,6 +55,7 @@ impl Curve {
                 let warm = 1.0 + amplitude * (-t / tau).exp();
                 warm * (1.0 + per_minute).powf((t - after).max(0.0) / 60.0)
             }
+            Curve::Custom(f) => f(t),
         }
     }
 
@@ -207,6 +210,7 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loadgen::snapshot::new_histogram;
 
     #[test]
     fn normal_has_unit_moments() {

@@ -83,13 +83,13 @@ pub struct Warmgate {
     dir: PathBuf,
 }
 
-/// Settings short enough for tests: 1 s windows, 10 s lookback, 400 rps on one endpoint.
+/// Settings short enough for tests: 1 s windows, 10 s lookback, 800 rps on one endpoint (the gate simulation puts a flat app's worst time to ready near 35 s).
 pub fn fast_config(target: &str, extra: &str) -> String {
     format!(
         "target: {{url: \"{target}\", wait_timeout: 60s}}\n\
          shutdown_grace: 1s\n\
          log: {{level: info}}\n\
-         traffic: {{rate: 400, ramp: 1s}}\n\
+         traffic: {{rate: 800, ramp: 1s}}\n\
          {extra}"
     )
 }

@@ -114,8 +114,15 @@ pub fn main(args: RunArgs) -> anyhow::Result<i32> {
     if args.threads == 0 {
         bail!("--threads must be at least 1");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads)
+    // One thread: a current-thread runtime (cheaper than one worker plus a parked main thread).
+    let mut builder = if args.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(args.threads);
+        b
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;

@@ -1,5 +1,5 @@
 //! `loadgen sim --listen ADDR --profile NAME [--seed N] [--speed F] [--base-ms MS] [--sigma S]
-//! [--error-rate P]`: serve a simulated cold app until SIGINT or SIGTERM.
+//! [--error-rate P] [--threads N]`: serve a simulated cold app until SIGINT or SIGTERM.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -34,6 +34,10 @@ pub struct SimArgs {
     /// Fraction of requests answered 500 at random, on top of the profile.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
+    /// Runtime threads serving connections (1 serves thousands of rps; more for throughput
+    /// benchmarks with --base-ms 0).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
 impl SimArgs {
@@ -70,7 +74,17 @@ impl SimArgs {
 /// Runs `loadgen sim`; returns the exit code. Prints `listening on http://IP:PORT` first.
 pub fn main(args: SimArgs) -> anyhow::Result<i32> {
     let (addr, options, tuning) = args.options()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    if !(1..=64).contains(&args.threads) {
+        anyhow::bail!("--threads: must be 1..=64, got {}", args.threads);
+    }
+    let mut builder = if args.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(args.threads);
+        b
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("starting the runtime")?;

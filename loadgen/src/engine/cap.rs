@@ -1,87 +1,141 @@
-//! The cap on requests in flight, shared by the pacer thread (which waits) and the request tasks
-//! (which release).
+//! The in-flight cap and the backlog of overdue requests, under one short-held lock.
 //!
-//! A plain `Mutex` + `Condvar` rather than a tokio `Semaphore`: the pacer is an OS thread, and a
-//! blocking wait with a deadline needs no runtime (so it cannot fail while the runtime shuts down).
-//! Releasing never blocks for longer than the short critical section.
+//! The pacer marks requests due ([`Dispatch::release`]) and gets a ticket for each one a place
+//! is free for. When the cap is full, due requests stay in the backlog, which is only a range of
+//! indices (`sent..due`): constant memory however long the app stalls. A request task that ends
+//! takes the next overdue ticket itself and keeps its place ([`Permit::next`]), so the backlog
+//! drains at the rate places free up, without a round trip through the pacer, and the pacer
+//! never blocks. Requests sent from the backlog count as late; they keep their intended time, so
+//! their latency includes the wait.
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-/// Counts requests in flight, at most `max`.
-#[derive(Debug)]
-pub(crate) struct InflightCap {
-    max: usize,
-    inflight: Mutex<usize>,
-    freed: Condvar,
+use crate::engine::schedule::Chooser;
+
+/// One request to send now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    /// Its index in the schedule (its intended time is t0 + due(index)).
+    pub(crate) index: u64,
+    /// Which endpoint it goes to.
+    pub(crate) endpoint: usize,
+    /// It waited for the cap.
+    pub(crate) late: bool,
 }
 
-/// One request's place under the cap; dropping it frees the place.
+#[derive(Debug)]
+struct State {
+    inflight: usize,
+    /// Requests due so far (indices `0..due`).
+    due: u64,
+    /// Requests handed out so far (indices `0..sent`).
+    sent: u64,
+    /// Picks the endpoint of request `sent`.
+    chooser: Chooser,
+    /// When the last ticket was handed out.
+    last_send: Option<Instant>,
+}
+
+/// The cap on requests in flight and the backlog, shared by the pacer and the request tasks.
+#[derive(Debug)]
+pub(crate) struct Dispatch {
+    max: usize,
+    state: Mutex<State>,
+}
+
+/// One place under the cap. Dropping it frees the place (e.g. when a task is abandoned).
 #[derive(Debug)]
 pub(crate) struct Permit {
-    cap: Arc<InflightCap>,
+    dispatch: Arc<Dispatch>,
+    held: bool,
 }
 
-impl Drop for Permit {
-    fn drop(&mut self) {
-        let mut n = self
-            .cap
-            .inflight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *n = n.saturating_sub(1);
-        drop(n);
-        self.cap.freed.notify_one();
-    }
-}
-
-impl InflightCap {
-    /// A cap of `max` requests (at least 1, checked by `Plan::try_new`).
-    pub(crate) fn new(max: usize) -> Arc<InflightCap> {
-        Arc::new(InflightCap {
+impl Dispatch {
+    /// A cap of `max` places (at least 1); endpoints are picked by `chooser` in index order.
+    pub(crate) fn new(max: usize, chooser: Chooser) -> Arc<Dispatch> {
+        Arc::new(Dispatch {
             max: max.max(1),
-            inflight: Mutex::new(0),
-            freed: Condvar::new(),
+            state: Mutex::new(State {
+                inflight: 0,
+                due: 0,
+                sent: 0,
+                chooser,
+                last_send: None,
+            }),
         })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Plain counters: still consistent after a panic elsewhere.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks requests `0..due` as due and appends a ticket (with its permit) to `out` for each
+    /// overdue request a place is free for. Returns the requests handed out so far.
+    pub(crate) fn release(self: &Arc<Self>, due: u64, out: &mut Vec<(Ticket, Permit)>) -> u64 {
+        let mut s = self.lock();
+        let before = s.due;
+        s.due = s.due.max(due);
+        while s.sent < s.due && s.inflight < self.max {
+            s.inflight += 1;
+            let ticket = claim(&mut s, |i| i < before);
+            out.push((
+                ticket,
+                Permit {
+                    dispatch: Arc::clone(self),
+                    held: true,
+                },
+            ));
+        }
+        s.sent
     }
 
     /// Requests in flight now.
     pub(crate) fn inflight(&self) -> usize {
-        *self.inflight.lock().unwrap_or_else(PoisonError::into_inner)
+        self.lock().inflight
     }
 
-    /// A permit if a place is free now.
-    pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
-        let mut n = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
-        if *n < self.max {
-            *n += 1;
-            Some(Permit {
-                cap: Arc::clone(self),
-            })
-        } else {
-            None
+    /// When the last request was handed out.
+    pub(crate) fn last_send(&self) -> Option<Instant> {
+        self.lock().last_send
+    }
+}
+
+/// Hands out request `s.sent`; `late` tells whether it waited.
+fn claim(s: &mut State, late: impl Fn(u64) -> bool) -> Ticket {
+    let index = s.sent;
+    s.sent += 1;
+    s.last_send = Some(Instant::now());
+    Ticket {
+        index,
+        endpoint: s.chooser.next_index(),
+        late: late(index),
+    }
+}
+
+impl Permit {
+    /// Called when this place's request ended: the next overdue request (late), keeping the
+    /// place, or `None` after freeing the place.
+    pub(crate) fn next(&mut self) -> Option<Ticket> {
+        if !self.held {
+            return None;
         }
+        let mut s = self.dispatch.lock();
+        if s.sent < s.due {
+            return Some(claim(&mut s, |_| true));
+        }
+        s.inflight = s.inflight.saturating_sub(1);
+        self.held = false;
+        None
     }
+}
 
-    /// Waits until a place is free or `deadline` passes (then `None`).
-    pub(crate) fn acquire_until(self: &Arc<Self>, deadline: Instant) -> Option<Permit> {
-        let mut n = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if *n < self.max {
-                *n += 1;
-                return Some(Permit {
-                    cap: Arc::clone(self),
-                });
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
-            }
-            n = self
-                .freed
-                .wait_timeout(n, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if self.held {
+            let mut s = self.dispatch.lock();
+            s.inflight = s.inflight.saturating_sub(1);
         }
     }
 }
@@ -89,35 +143,40 @@ impl InflightCap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    #[test]
-    fn cap_holds_and_frees() {
-        let cap = InflightCap::new(2);
-        let a = cap.try_acquire();
-        let b = cap.try_acquire();
-        assert!(a.is_some() && b.is_some());
-        assert!(cap.try_acquire().is_none());
-        assert_eq!(cap.inflight(), 2);
-        let soon = Instant::now() + Duration::from_millis(20);
-        assert!(cap.acquire_until(soon).is_none());
-        drop(a);
-        assert_eq!(cap.inflight(), 1);
-        assert!(cap.try_acquire().is_some());
+    fn dispatch(max: usize) -> Arc<Dispatch> {
+        Dispatch::new(max, Chooser::new(&[1], 0))
     }
 
     #[test]
-    fn a_waiter_wakes_when_a_permit_is_dropped() {
-        let cap = InflightCap::new(1);
-        let held = cap.try_acquire();
-        let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(30));
-            drop(held);
-        });
-        let start = Instant::now();
-        let got = cap.acquire_until(start + Duration::from_secs(5));
-        assert!(got.is_some());
-        assert!(start.elapsed() < Duration::from_secs(2));
-        t.join().expect("helper thread");
+    fn release_hands_out_at_most_the_cap() {
+        let d = dispatch(2);
+        let mut out = Vec::new();
+        assert_eq!(d.release(3, &mut out), 2);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|(t, _)| !t.late));
+        assert_eq!(d.inflight(), 2);
+        // Request 2 is overdue: the next release hands it out late once a place frees.
+        let (_, mut p0) = out.remove(0);
+        let t = p0.next().expect("the backlog goes to the freed place");
+        assert_eq!((t.index, t.late), (2, true));
+        assert_eq!(d.inflight(), 2);
+        assert!(p0.next().is_none());
+        assert_eq!(d.inflight(), 1);
+        drop(out);
+        assert_eq!(d.inflight(), 0);
+    }
+
+    #[test]
+    fn pacer_marks_earlier_due_requests_late() {
+        let d = dispatch(1);
+        let mut out = Vec::new();
+        d.release(2, &mut out);
+        let (t0, p) = out.pop().expect("one ticket");
+        assert!(!t0.late);
+        drop(p);
+        d.release(3, &mut out);
+        let (t1, _p) = out.pop().expect("one ticket");
+        assert_eq!((t1.index, t1.late), (1, true));
     }
 }

@@ -3,11 +3,25 @@
 //!
 //! # Layout
 //! - `schedule`: due time of request i (constant rate or ramp) and the weighted endpoint choice.
-//! - `pacer`: the OS thread that releases requests on time and the task that sends one.
-//! - `cap`: the in-flight cap the pacer waits on (late requests).
+//! - `pacer`: the OS thread that releases requests on time, and the tasks that send them.
+//! - `cap`: the in-flight cap and the backlog of overdue (late) requests.
 //! - `request`: the HTTP client, pre-built requests, answer -> [`Outcome`](crate::Outcome).
 //! - `recorder`: per-endpoint accumulators of the current window.
 //! - `ticker`: one [`Snapshot`] per window into a bounded channel, and the final [`Report`].
+//!
+//! Rules worth knowing:
+//! - Latency = completion - intended time; service = completion - actual send; lag = actual
+//!   send - intended time. Never `record_correct`ed (the intended time already counts a stall).
+//! - Past `max_inflight`, due requests wait in a backlog (a range of indices, constant memory)
+//!   and count as `late`; requests that end hand their place to the oldest overdue one. The
+//!   schedule never pauses and nothing is dropped.
+//! - Timeout: runs from the actual send; a timed-out request is recorded with service =
+//!   timeout and latency = lag + timeout, outcome `Timeout`.
+//! - Attribution: histograms and outcomes go to the window a request **completes** in;
+//!   `scheduled` to the window it fell due in; `sent`/`late` to the window it was sent in.
+//! - End: after `plan.duration`, overdue and in-flight requests may finish (up to the longest
+//!   endpoint timeout), then the last, partial window is emitted and the channel closes. On
+//!   cancellation (or dropping the [`Engine`]) in-flight requests are abandoned at once.
 //!
 //! Threads: the pacer is one dedicated OS thread (precise sleeps); requests and the ticker run on
 //! the caller's tokio runtime. Memory: one window and one running total per endpoint, plus at
@@ -115,25 +129,32 @@ pub fn run(plan: Plan, cancel: CancellationToken) -> Result<Engine, EngineError>
         .map(|e| e.timeout)
         .max()
         .unwrap_or(Duration::ZERO)
-        + DRAIN_MARGIN;
+        .saturating_add(DRAIN_MARGIN);
     // `stop` ends the schedule and abandons in-flight requests: on the user's cancel, on
     // dropping the engine, or at the drain deadline.
     let stop = cancel.child_token();
+    let weights: Vec<u32> = plan.endpoints.iter().map(|e| e.weight).collect();
+    let schedule = Schedule::new(plan.rate);
+    let t0 = Instant::now();
     let shared = Arc::new(Shared {
         client,
         endpoints,
         recorder: recorder::Recorder::new(names.iter().map(String::as_str)),
-        cap: cap::InflightCap::new(plan.max_inflight),
+        dispatch: cap::Dispatch::new(
+            plan.max_inflight,
+            schedule::Chooser::new(&weights, plan.seed),
+        ),
+        schedule,
+        t0,
         abandon: stop.clone(),
     });
-    let schedule = Schedule::new(plan.rate);
-    let t0 = Instant::now();
-    let end = plan.duration.map(|d| t0 + d);
+    // A duration too long to represent is a run until cancelled.
+    let end = plan.duration.and_then(|d| t0.checked_add(d));
     let (done_tx, done_rx) = oneshot::channel();
     let pacer = Pacer {
         shared: Arc::clone(&shared),
         schedule,
-        weights: plan.endpoints.iter().map(|e| e.weight).collect(),
+        weights,
         seed: plan.seed,
         t0,
         end,

@@ -1,14 +1,11 @@
-//! The pacer: a dedicated OS thread that releases request `i` at t0 + due(i).
+//! The pacer: a dedicated OS thread that marks request `i` due at t0 + due(i) and hands every
+//! request a place is free for to the runtime (`Handle::spawn`).
 //!
 //! tokio's timer has a 1 ms granularity, which would add about 0.5 ms of fake lag to every
-//! request; `std::thread::sleep` wakes within tens of microseconds. Each wake-up hands every
-//! request already due to the runtime (`Handle::spawn`).
-//!
-//! The in-flight cap: when no place is free, the pacer itself waits for one, so the backlog of
-//! due-but-unsent requests is just a range of indices (no queue, constant memory). While it
-//! waits it keeps counting requests as they fall due (`scheduled`); once places free up it sends
-//! every overdue request at once, each keeping its own intended time, so its latency includes
-//! the wait. Those requests count as `late`. The schedule never pauses and nothing is dropped.
+//! request; `std::thread::sleep` wakes within tens of microseconds. Each wake-up releases every
+//! request already due. When the in-flight cap is full the pacer does not wait: overdue requests
+//! stay in the backlog (see `cap`) and the tasks that end take them over, so the schedule never
+//! pauses, nothing is dropped, and memory stays constant.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,16 +13,18 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::cap::{InflightCap, Permit};
+use crate::engine::cap::{Dispatch, Permit, Ticket};
 use crate::engine::recorder::Recorder;
 use crate::engine::request::Prepared;
-use crate::engine::schedule::{Chooser, Schedule};
+use crate::engine::schedule::{later, Chooser, Schedule};
 use crate::outcome::Outcome;
 
-/// The longest the pacer sleeps or waits before checking for cancellation again.
+/// The longest the pacer sleeps before checking for cancellation again.
 const CHECK_EVERY: Duration = Duration::from_millis(20);
-/// How far `scheduled` counting may run ahead of sending (bounds the pacer's work when the
-/// target is far faster than the app: at most this many chooser steps per permit).
+/// While a backlog exists only finishing tasks can send, so the pacer may wake less often.
+const BACKLOG_NAP: Duration = Duration::from_micros(200);
+/// How far due-counting may run ahead of sending (bounds the pacer's work when the target rate
+/// is far above what the app can take: `scheduled` then lags behind the clock).
 const MAX_COUNT_AHEAD: u64 = 1_000_000;
 
 /// Everything a request task needs, shared.
@@ -37,8 +36,12 @@ pub(crate) struct Shared {
     pub(crate) endpoints: Vec<Prepared>,
     /// Accumulators.
     pub(crate) recorder: Recorder,
-    /// The in-flight cap.
-    pub(crate) cap: Arc<InflightCap>,
+    /// The in-flight cap and the backlog.
+    pub(crate) dispatch: Arc<Dispatch>,
+    /// Due times.
+    pub(crate) schedule: Schedule,
+    /// The run's t0.
+    pub(crate) t0: Instant,
     /// Fires when in-flight requests must be abandoned (cancel, or the drain deadline).
     pub(crate) abandon: CancellationToken,
 }
@@ -50,7 +53,7 @@ pub(crate) struct Pacer {
     pub(crate) shared: Arc<Shared>,
     /// Due times.
     pub(crate) schedule: Schedule,
-    /// Endpoint weights (plan order) and the seed of the choice.
+    /// Endpoint weights (plan order), for counting due requests per endpoint.
     pub(crate) weights: Vec<u32>,
     /// Seed of the endpoint choice.
     pub(crate) seed: u64,
@@ -65,67 +68,49 @@ pub(crate) struct Pacer {
 }
 
 impl Pacer {
-    /// Runs the schedule until `end` or `stop`; returns the instant the schedule ended.
+    /// Runs the schedule until `end` or `stop`; returns the instant the schedule ended. Requests
+    /// still in the backlog then are sent by the tasks as places free up.
     pub(crate) fn run(self) -> Instant {
-        // Two choosers over the same deterministic sequence: one counts requests as they fall
-        // due, the other picks endpoints as requests are sent (possibly later, under the cap).
         let mut due_chooser = Chooser::new(&self.weights, self.seed);
-        let mut send_chooser = due_chooser.clone();
-        let mut next_due: u64 = 0; // first index not yet counted as scheduled
-        let mut next_send: u64 = 0; // first index not yet sent
-        let mut capped = false; // the backlog exists because the cap was full
+        let mut next_due: u64 = 0; // first index not yet due
+        let mut sent: u64 = 0;
+        let mut tickets = Vec::new();
         loop {
+            let now = Instant::now();
             if self.stop.is_cancelled() {
-                let now = Instant::now();
                 return self.end.map_or(now, |e| e.min(now));
             }
-            let now = Instant::now();
-            // Count everything due by now (bounded lead over sending).
-            while next_due < next_send.saturating_add(MAX_COUNT_AHEAD) {
-                let due = self.t0 + self.schedule.due(next_due);
-                if due > now || self.end.is_some_and(|e| due >= e) {
-                    break;
-                }
+            // Mark everything due by now (bounded lead over sending).
+            let mut next_at = self.schedule.due_at(self.t0, next_due);
+            while next_at <= now
+                && self.end.is_none_or(|e| next_at < e)
+                && next_due < sent.saturating_add(MAX_COUNT_AHEAD)
+            {
                 self.shared.recorder.scheduled(due_chooser.next_index());
                 next_due += 1;
+                next_at = self.schedule.due_at(self.t0, next_due);
             }
-            // Send every due request a place is free for.
-            while next_send < next_due {
-                let Some(permit) = self.shared.cap.try_acquire() else {
-                    capped = true;
-                    break;
-                };
-                self.dispatch(send_chooser.next_index(), next_send, permit, capped);
-                next_send += 1;
+            sent = self.shared.dispatch.release(next_due, &mut tickets);
+            for (ticket, permit) in tickets.drain(..) {
+                self.spawn(ticket, permit);
             }
-            if next_send == next_due {
-                capped = false;
-            }
-            let next_at = self.t0 + self.schedule.due(next_due);
-            let finished = self.end.is_some_and(|e| next_at >= e);
-            if next_send < next_due {
-                // Wait for a place, but wake up at the next due time to count it.
-                let wake = if finished { now + CHECK_EVERY } else { next_at };
-                let deadline = wake.min(now + CHECK_EVERY);
-                if let Some(permit) = self.shared.cap.acquire_until(deadline) {
-                    self.dispatch(send_chooser.next_index(), next_send, permit, true);
-                    next_send += 1;
-                }
-            } else if finished {
+            if self.end.is_some_and(|e| next_at >= e) {
                 return self.end.unwrap_or(now);
-            } else {
-                sleep_until(next_at.min(now + CHECK_EVERY));
             }
+            let wake = if sent < next_due {
+                next_at.max(now + BACKLOG_NAP)
+            } else {
+                next_at
+            };
+            sleep_until(wake.min(now + CHECK_EVERY));
         }
     }
 
-    /// Hands request `i` of endpoint `ep` to the runtime.
-    fn dispatch(&self, ep: usize, i: u64, permit: Permit, late: bool) {
-        let intended = self.t0 + self.schedule.due(i);
-        self.shared.recorder.sent(ep, late);
+    /// Hands `ticket` to the runtime.
+    fn spawn(&self, ticket: Ticket, permit: Permit) {
         let shared = Arc::clone(&self.shared);
-        // If the runtime is shutting down the task is dropped at once, which frees the permit.
-        drop(self.runtime.spawn(send_one(shared, ep, intended, permit)));
+        // If the runtime is shutting down the task is dropped at once, which frees the place.
+        drop(self.runtime.spawn(send_loop(shared, ticket, permit)));
     }
 }
 
@@ -137,22 +122,42 @@ fn sleep_until(t: Instant) {
     }
 }
 
-/// Sends one request of endpoint `ep`, due at `intended`, and records how it ended.
-async fn send_one(shared: Arc<Shared>, ep: usize, intended: Instant, permit: Permit) {
-    let Some(prepared) = shared.endpoints.get(ep) else {
-        return;
+/// Sends `ticket`'s request, records it, then takes over overdue requests while there are any.
+async fn send_loop(shared: Arc<Shared>, mut ticket: Ticket, mut permit: Permit) {
+    loop {
+        if !send_one(&shared, ticket).await {
+            return;
+        }
+        if shared.abandon.is_cancelled() {
+            return;
+        }
+        match permit.next() {
+            Some(next) => ticket = next,
+            None => return,
+        }
+    }
+}
+
+/// Sends one request and records how it ended; false if it was abandoned.
+async fn send_one(shared: &Shared, ticket: Ticket) -> bool {
+    let Some(prepared) = shared.endpoints.get(ticket.endpoint) else {
+        return false;
     };
+    let intended = shared.schedule.due_at(shared.t0, ticket.index);
+    shared.recorder.sent(ticket.endpoint, ticket.late);
     let sent = Instant::now();
     let timeout = prepared.timeout;
     let (outcome, done) = tokio::select! {
         biased;
-        _ = shared.abandon.cancelled() => return,
+        _ = shared.abandon.cancelled() => return false,
         r = tokio::time::timeout(timeout, prepared.exchange(&shared.client)) => match r {
             Ok(outcome) => (outcome, Instant::now()),
             // The timer fires on a millisecond tick: record exactly the timeout.
-            Err(_) => (Outcome::Timeout, sent + timeout),
+            Err(_) => (Outcome::Timeout, later(sent, timeout)),
         },
     };
-    drop(permit);
-    shared.recorder.completed(ep, outcome, intended, sent, done);
+    shared
+        .recorder
+        .completed(ticket.endpoint, outcome, intended, sent, done);
+    true
 }

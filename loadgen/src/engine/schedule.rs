@@ -4,7 +4,7 @@
 //! `i`: `i / R` for a constant rate, the inverse of a quadratic during a linear ramp. Both the
 //! pacer and the window ticker use the same [`Schedule`], so "scheduled" and "target rate" agree.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::plan::RateSchedule;
 
@@ -66,6 +66,20 @@ impl Schedule {
     pub(crate) fn due(&self, i: u64) -> Duration {
         Duration::try_from_secs_f64(self.due_secs(i)).unwrap_or(Duration::MAX)
     }
+
+    /// The instant request `i` is due, for a run that started at `t0` (saturating far in the
+    /// future instead of overflowing for absurdly slow rates).
+    pub(crate) fn due_at(&self, t0: Instant, i: u64) -> Instant {
+        later(t0, self.due(i))
+    }
+}
+
+/// `t + d`, or about a century after `t` where that would overflow.
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    t.checked_add(d)
+        .or_else(|| t.checked_add(CENTURY))
+        .unwrap_or(t)
 }
 
 /// Smooth weighted round-robin (as in nginx): over every `sum(weights)` consecutive requests each

@@ -13,11 +13,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::pacer::Shared;
-use crate::engine::schedule::Schedule;
+use crate::engine::schedule::{later, Schedule};
 use crate::snapshot::{EndpointWindow, Report, Snapshot};
 
 /// How often the drain checks whether every request has ended.
 const DRAIN_POLL: Duration = Duration::from_millis(2);
+/// How long to wait for the pacer thread to notice a cancellation.
+const PACER_GRACE: Duration = Duration::from_millis(200);
 
 /// The ticker's inputs.
 #[derive(Debug)]
@@ -49,9 +51,9 @@ impl Ticker {
         let mut totals: Vec<EndpointWindow> = names.iter().map(EndpointWindow::empty).collect();
         let mut index = 0u64;
         let mut win_start = self.t0;
-        let mut next_tick = self.t0 + self.window;
+        let mut next_tick = later(self.t0, self.window);
         let mut schedule_end: Option<Instant> = None;
-        let give_up = self.end.map(|e| e + self.drain);
+        let give_up = self.end.map(|e| later(e, self.drain));
         loop {
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
@@ -64,13 +66,13 @@ impl Ticker {
                     index += 1;
                     win_start = now;
                     while next_tick <= now {
-                        next_tick += self.window;
+                        next_tick = later(next_tick, self.window);
                     }
                     // An error only means the reader is gone; the run goes on to its report.
                     let _ = self.tx.send(snap).await;
                 }
                 _ = tokio::time::sleep(DRAIN_POLL), if schedule_end.is_some() => {
-                    if self.shared.cap.inflight() == 0 {
+                    if self.shared.dispatch.inflight() == 0 {
                         break;
                     }
                 }
@@ -79,12 +81,23 @@ impl Ticker {
         }
         // Whatever is still in flight now is abandoned and not counted.
         self.shared.abandon.cancel();
+        if schedule_end.is_none() {
+            // The pacer notices the cancellation within its check interval.
+            let waited = tokio::time::timeout(PACER_GRACE, &mut self.pacer_done).await;
+            schedule_end = waited.ok().and_then(Result::ok);
+        }
         let now = Instant::now();
         let sched_end = schedule_end.unwrap_or(now).min(now);
+        // Overdue requests sent after the schedule's end still belong to its time.
+        let ran_until = self
+            .shared
+            .dispatch
+            .last_send()
+            .map_or(sched_end, |l| l.max(sched_end));
         let last = self.take(index, win_start, now, Some(sched_end), &mut totals);
         let _ = self.tx.send(last).await;
         let windows = index + 1;
-        report(totals, now - self.t0, sched_end - self.t0, windows)
+        report(totals, now - self.t0, ran_until - self.t0, windows)
     }
 
     /// Takes the window `[start, now)` and adds it to `totals`. `sched_end` caps the target.
@@ -115,7 +128,7 @@ impl Ticker {
             length,
             target_rate: if secs > 0.0 { due / secs } else { 0.0 },
             achieved_rate: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
-            inflight: self.shared.cap.inflight(),
+            inflight: self.shared.dispatch.inflight(),
             endpoints,
         }
     }

@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use super::Profile;
 
+/// Multipliers are capped here, so that a curve that grows without end stays a finite number.
+pub const MAX_MULTIPLIER: f64 = 1e6;
+
 /// A curve has settled once its multiplier is at most this (cold excess <= 5%).
 pub const SETTLED_MULTIPLIER: f64 = 1.05;
 
@@ -104,7 +107,12 @@ impl Curve {
 
     /// The latency multiplier of the `n`-th request (0-based) counted on a path, arriving `t`
     /// seconds after start. For `errors`, `n` counts only requests after the error window.
+    /// Never above [`MAX_MULTIPLIER`].
     pub fn multiplier(&self, n: u64, t: f64) -> f64 {
+        self.raw_multiplier(n, t).min(MAX_MULTIPLIER)
+    }
+
+    fn raw_multiplier(&self, n: u64, t: f64) -> f64 {
         let n = n as f64;
         let jit = 1.0 + JIT_EXCESS * (-n / self.jit_requests).exp();
         match self.profile {
@@ -233,6 +241,12 @@ mod tests {
         // Between pauses: untouched.
         let d = delay_by_pauses(1.5, 1.51, gc_pauses(1.5));
         assert!((d - 1.51).abs() < 1e-9, "{d}");
+    }
+
+    #[test]
+    fn growth_stays_finite() {
+        let c = Curve::new(Profile::Drift, 1.0);
+        assert_eq!(c.multiplier(0, 1e9), MAX_MULTIPLIER);
     }
 
     #[test]

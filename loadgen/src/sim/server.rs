@@ -51,7 +51,12 @@ impl App {
 
     fn truth(&self) -> serde_json::Value {
         let t = self.start.elapsed().as_secs_f64();
-        truth::truth_json(&self.facts, &self.lock(), t)
+        let mut doc = truth::truth_json(&self.facts, &self.lock(), t);
+        doc["timer"] = serde_json::json!({
+            "offset_us": self.timer.offset().as_micros() as u64,
+            "median_lateness_us": self.timer.median_lateness_us(),
+        });
+        doc
     }
 }
 
@@ -106,7 +111,18 @@ async fn handle(
     let status =
         StatusCode::from_u16(admission.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::json!({ "path": path, "n": admission.n, "status": admission.status });
-    Ok(respond(status, "application/json", body.to_string()))
+    let mut res = respond(status, "application/json", body.to_string());
+    // The server-side time from arrival to answer (`app`) and the simulated latency it aimed at
+    // (`sim`), so that clients can tell the simulator's precision from their own wake-up costs.
+    let timing = format!(
+        "app;dur={:.3}, sim;dur={:.3}",
+        arrival.elapsed().as_secs_f64() * 1000.0,
+        admission.delay_s * 1000.0
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&timing) {
+        res.headers_mut().insert("server-timing", value);
+    }
+    Ok(res)
 }
 
 /// Accepts connections on `listener` and serves `app` until `cancel` fires; then closes the

@@ -10,6 +10,8 @@ use super::{Profile, Tuning};
 
 /// At most this many distinct paths warm on their own; the rest share one state.
 pub const MAX_PATHS: usize = 64;
+/// No answer waits longer than this (seconds), whatever the curve says.
+pub const MAX_DELAY_S: f64 = 3600.0;
 /// Paths longer than this are never tracked on their own.
 pub const MAX_PATH_LEN: usize = 256;
 
@@ -117,7 +119,7 @@ impl State {
         Admission {
             status,
             n,
-            delay_s: (done - t).max(0.0),
+            delay_s: (done - t).clamp(0.0, MAX_DELAY_S),
         }
     }
 }

@@ -7,12 +7,12 @@
 //!
 //! Waking the thread and then the awaiting tokio task still costs ~0.1-0.3 ms, so
 //! [`Timer::sleep_until`] fires early by a learned offset: a running estimate of the median
-//! lateness (stochastic approximation: +/- 2 us per sample), which keeps the median wake-up on
+//! lateness (stochastic approximation: +/- 5 us per sample), which keeps the median wake-up on
 //! the deadline whatever the machine's wake-up cost.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -22,9 +22,9 @@ use tokio::sync::oneshot;
 /// Deadlines this close are fired at once rather than parking for a few microseconds.
 const EARLY: Duration = Duration::from_micros(5);
 /// Step of the median-lateness estimate, per wake-up.
-const STEP_NS: u64 = 2_000;
+const STEP_NS: u64 = 5_000;
 /// The estimate never exceeds this: beyond it the process is overloaded, not slow to wake.
-const MAX_OFFSET_NS: u64 = 1_000_000;
+const MAX_OFFSET_NS: u64 = 3_000_000;
 /// Starting estimate, near what an idle Linux box shows.
 const INITIAL_OFFSET_NS: u64 = 100_000;
 
@@ -82,6 +82,8 @@ pub struct Timer {
     handle: Option<JoinHandle<()>>,
     /// Learned median lateness of a wake-up, in ns: deadlines fire this much early.
     offset_ns: AtomicU64,
+    /// Running median of the signed wake-up lateness after correction, in ns (diagnostics).
+    late_ns: AtomicI64,
 }
 
 impl Timer {
@@ -99,6 +101,7 @@ impl Timer {
             thread: handle.thread().clone(),
             handle: Some(handle),
             offset_ns: AtomicU64::new(INITIAL_OFFSET_NS),
+            late_ns: AtomicI64::new(0),
         })
     }
 
@@ -133,7 +136,21 @@ impl Timer {
         if self.at(fire).await.is_err() {
             return; // the timer stopped (shutdown): no sample
         }
-        let late = Instant::now().saturating_duration_since(fire).as_nanos();
+        let woke = Instant::now();
+        let late = woke.saturating_duration_since(fire).as_nanos();
+        let step = STEP_NS as i64;
+        let median = self.late_ns.load(Ordering::Relaxed);
+        let after_at = if woke >= at {
+            i64::try_from((woke - at).as_nanos()).unwrap_or(i64::MAX)
+        } else {
+            -i64::try_from((at - woke).as_nanos()).unwrap_or(i64::MAX)
+        };
+        let median = if after_at > median {
+            median + step
+        } else {
+            median - step
+        };
+        self.late_ns.store(median, Ordering::Relaxed);
         let next = if late > u128::from(offset) {
             (offset + STEP_NS).min(MAX_OFFSET_NS)
         } else {
@@ -141,6 +158,11 @@ impl Timer {
         };
         // Racing updates lose a step at worst.
         self.offset_ns.store(next, Ordering::Relaxed);
+    }
+
+    /// Running median of how late (negative: early) wake-ups land after the deadline.
+    pub fn median_lateness_us(&self) -> i64 {
+        self.late_ns.load(Ordering::Relaxed) / 1000
     }
 
     /// The current learned wake-up offset.

@@ -1,0 +1,277 @@
+//! Simulates the gate on synthetic warm-ups over many seeds and prints a table for the README:
+//! profile, time to ready, residual slowness at ready (how much slower than warm the app still
+//! was when the gate opened), and how often the gate never opened.
+//!
+//! `cargo bench --bench gate_sim` (release) or `cargo bench --profile dev --bench gate_sim`.
+//! Optional arguments: number of seeds (default 40), rate in rps (default 500).
+//! Latency: lognormal sigma 1, median 5 ms, times the profile's curve at the intended send time;
+//! 5 s windows, default gate settings (60 s lookback, 3 consecutive passes), 10 minute limit.
+//! Residual = the curve's factor at ready minus 1 (for drifts: growth since the start). A drift of
+//! +10%/min equals `max_drift` per lookback: the gate tolerates it by design. The naive rule is
+//! FIELD-NOTES' "p99 of adjacent 10 s blocks within 10%", every 5 s, 3 in a row.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use warmgate::gate::synth::{Curve, Synth, SynthEndpoint};
+use warmgate::gate::{Gate, GateSettings};
+
+/// One row of the table.
+struct Case {
+    name: &'static str,
+    curve: Curve,
+    lookback: u64,
+}
+
+/// Time spent in `Gate::observe` and the number of calls, for the cost line.
+static OBSERVE: Mutex<(Duration, u64)> = Mutex::new((Duration::ZERO, 0));
+
+/// Seconds until the gate said ready, or `None` within `limit` seconds.
+fn time_to_ready(curve: Curve, seed: u64, rate: f64, lookback: u64, limit: f64) -> Option<f64> {
+    let settings = GateSettings {
+        lookback: Duration::from_secs(lookback),
+        ..GateSettings::default()
+    };
+    let mut synth = Synth::new(
+        seed,
+        settings.window,
+        vec![SynthEndpoint::new("home", rate, curve)],
+    );
+    let mut gate = Gate::new(settings, synth.names());
+    while synth.elapsed() < limit {
+        let snapshot = synth.next_snapshot();
+        let started = Instant::now();
+        let verdict = gate.observe(&snapshot);
+        if let Ok(mut cost) = OBSERVE.lock() {
+            cost.0 += started.elapsed();
+            cost.1 += 1;
+        }
+        if verdict.ready {
+            return Some(synth.elapsed());
+        }
+    }
+    None
+}
+
+/// Seconds until the naive rule opens: every 5 s window, the p99 of the last 10 s within 10% of
+/// the p99 of the 10 s before, 3 evaluations in a row.
+fn naive_time_to_ready(curve: Curve, seed: u64, rate: f64, limit: f64) -> Option<f64> {
+    let mut synth = Synth::new(
+        seed,
+        Duration::from_secs(5),
+        vec![SynthEndpoint::new("home", rate, curve)],
+    );
+    let mut windows = Vec::new();
+    let mut passes = 0;
+    while synth.elapsed() < limit {
+        windows.push(synth.next_snapshot().endpoints[0].latency.clone());
+        if let [.., a, b, c, d] = &windows[..] {
+            let p99 = |x: &Histogram<u64>, y: &Histogram<u64>| {
+                let mut m = x.clone();
+                let _ = m.add(y);
+                m.value_at_quantile(0.99) as f64
+            };
+            let (old, new) = (p99(a, b), p99(c, d));
+            passes = if (new / old - 1.0).abs() <= 0.10 {
+                passes + 1
+            } else {
+                0
+            };
+            if passes >= 3 {
+                return Some(synth.elapsed());
+            }
+        }
+    }
+    None
+}
+
+/// `opened/seeds` and the median residual at opening, for the table.
+fn naive_column(curve: Curve, seeds: u64, rate: f64, limit: f64) -> String {
+    let mut residuals: Vec<f64> = (0..seeds)
+        .filter_map(|seed| naive_time_to_ready(curve, seed, rate, limit))
+        .map(|t| curve.residual(t))
+        .collect();
+    residuals.sort_by(f64::total_cmp);
+    if residuals.is_empty() {
+        format!("0/{seeds}")
+    } else {
+        format!(
+            "{}/{seeds}, {:.1}%",
+            residuals.len(),
+            pick(&residuals, 0.5) * 100.0
+        )
+    }
+}
+
+/// The `p`-quantile (nearest rank) of sorted `xs`.
+fn pick(xs: &[f64], p: f64) -> f64 {
+    let i = ((xs.len() as f64 * p).ceil() as usize).clamp(1, xs.len()) - 1;
+    xs[i]
+}
+
+/// loadgen's `slowdown` at 200 rps (n = 200 t): its `jit` warm-up (31x at first, 10 s e-fold)
+/// plus a degradation from 40 s on, e-fold 120 s (+65%/min).
+fn loadgen_slowdown(t: f64) -> f64 {
+    30.0 * (-t / 10.0).exp() + ((t - 40.0).max(0.0) / 120.0).exp()
+}
+
+/// loadgen's `jit` at 200 rps: 31x at first, 10 s e-fold.
+fn loadgen_jit(t: f64) -> f64 {
+    1.0 + 30.0 * (-t / 10.0).exp()
+}
+
+/// loadgen's `tiered` at 200 rps: 15x for 5 s, 2.5x until 50 s, then warm.
+fn loadgen_tiered(t: f64) -> f64 {
+    if t < 5.0 {
+        15.0
+    } else if t < 50.0 {
+        2.5
+    } else {
+        1.0
+    }
+}
+
+/// loadgen's `drift`: +22%/min forever (e-fold 300 s).
+fn loadgen_drift(t: f64) -> f64 {
+    (t / 300.0).exp()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let seeds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(40);
+    let rate: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(500.0);
+    let limit = 600.0;
+    let warm = |tau| Curve::Warmup {
+        amplitude: 1.0,
+        tau,
+    };
+    let cases = [
+        Case {
+            name: "flat",
+            curve: Curve::Flat,
+            lookback: 60,
+        },
+        Case {
+            name: "warmup tau 20 s",
+            curve: warm(20.0),
+            lookback: 60,
+        },
+        Case {
+            name: "warmup tau 60 s",
+            curve: warm(60.0),
+            lookback: 60,
+        },
+        Case {
+            name: "warmup tau 120 s",
+            curve: warm(120.0),
+            lookback: 60,
+        },
+        Case {
+            name: "warmup tau 120 s, lookback 120 s",
+            curve: warm(120.0),
+            lookback: 120,
+        },
+        Case {
+            name: "cold x10, tau 30 s",
+            curve: Curve::Warmup {
+                amplitude: 9.0,
+                tau: 30.0,
+            },
+            lookback: 60,
+        },
+        Case {
+            name: "drift +20%/min",
+            curve: Curve::Drift { per_minute: 0.2 },
+            lookback: 60,
+        },
+        Case {
+            name: "drift +10%/min",
+            curve: Curve::Drift { per_minute: 0.1 },
+            lookback: 60,
+        },
+        Case {
+            name: "slowdown (tau 20 s, +50%/min after 60 s)",
+            curve: Curve::Slowdown {
+                amplitude: 1.0,
+                tau: 20.0,
+                after: 60.0,
+                per_minute: 0.5,
+            },
+            lookback: 60,
+        },
+        Case {
+            name: "loadgen jit (200 rps shape)",
+            curve: Curve::Custom(loadgen_jit),
+            lookback: 60,
+        },
+        Case {
+            name: "loadgen tiered (200 rps shape)",
+            curve: Curve::Custom(loadgen_tiered),
+            lookback: 60,
+        },
+        Case {
+            name: "loadgen drift",
+            curve: Curve::Custom(loadgen_drift),
+            lookback: 60,
+        },
+        Case {
+            name: "loadgen slowdown (200 rps shape)",
+            curve: Curve::Custom(loadgen_slowdown),
+            lookback: 60,
+        },
+    ];
+    println!("gate simulation: {seeds} seeds, {rate} rps, lognormal sigma 1, 5 s windows, limit {limit} s");
+    println!(
+        "| case | opened | time to ready s (min / median / max) | residual at ready (median / max) | naive rule: opened, median residual |"
+    );
+    println!("|---|---|---|---|---|");
+    for case in &cases {
+        let mut times = Vec::new();
+        for seed in 0..seeds {
+            if let Some(t) = time_to_ready(case.curve, seed, rate, case.lookback, limit) {
+                times.push(t);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let mut residuals: Vec<f64> = times.iter().map(|&t| case.curve.residual(t)).collect();
+        residuals.sort_by(f64::total_cmp);
+        let (ttr, res) = if times.is_empty() {
+            ("-".to_string(), "-".to_string())
+        } else {
+            (
+                format!(
+                    "{:.0} / {:.0} / {:.0}",
+                    times[0],
+                    pick(&times, 0.5),
+                    pick(&times, 1.0)
+                ),
+                format!(
+                    "{:.1}% / {:.1}%",
+                    pick(&residuals, 0.5) * 100.0,
+                    pick(&residuals, 1.0) * 100.0
+                ),
+            )
+        };
+        println!(
+            "| {} | {}/{} | {} | {} | {} |",
+            case.name,
+            times.len(),
+            seeds,
+            ttr,
+            res,
+            naive_column(case.curve, seeds, rate, limit)
+        );
+    }
+    if let Ok(cost) = OBSERVE.lock() {
+        let per = cost.0.as_secs_f64() * 1e6 / cost.1.max(1) as f64;
+        println!(
+            "Gate::observe: {per:.0} us per call over {} calls (one endpoint, this build profile)",
+            cost.1
+        );
+    }
+}
