@@ -37,7 +37,11 @@ fn bad_flags_exit_2() {
         let (code, err) = stderr_of(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.starts_with("loadgen: "), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {err}"
+        );
     }
 }
 

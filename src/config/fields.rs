@@ -136,9 +136,7 @@ pub(crate) fn parse_duration(value: &Value) -> Result<Duration, String> {
             format!("invalid duration {s:?}: {e} (write e.g. \"5s\", \"2m\", \"150ms\")")
         }),
         Value::Number(n) => match n.as_f64() {
-            Some(secs) if (0.0..1e9).contains(&secs) => {
-                Ok(Duration::from_secs_f64(secs))
-            }
+            Some(secs) if (0.0..1e9).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
             _ => Err(format!("invalid duration {n}")),
         },
         other => Err(format!(
