@@ -126,6 +126,7 @@ async fn demo(args: DemoArgs) -> i32 {
         "errors"
     );
     let mut ticker = tokio::time::interval(Duration::from_millis(200));
+    let mut announced = false;
     let code = loop {
         tokio::select! {
             sig = shutdown_signal() => { println!("\n{sig}: stopping."); break 0; }
@@ -133,10 +134,14 @@ async fn demo(args: DemoArgs) -> i32 {
             _ = ticker.tick() => {
                 let (phase, reason) = { let s = started.shared.lock(); (s.phase, s.reason.clone()) };
                 match phase {
-                    Phase::Ready if !args.keep => {
+                    Phase::Ready if !announced => {
                         while let Ok(ev) = rx.try_recv() { print_event(&ev); }
                         println!("\nREADY: {reason}\n  {base}/readyz now answers 200.");
-                        break 0;
+                        announced = true;
+                        if !args.keep {
+                            break 0;
+                        }
+                        println!("  --keep: still running; Ctrl-C to stop.");
                     }
                     Phase::Failed => { println!("\nFAILED: {reason}"); break 1; }
                     _ => {}
