@@ -67,16 +67,29 @@ pub struct Settings {
     pub user_requests: u64,
     /// ... at this rate.
     pub user_rate: f64,
-    /// warmgate's settings.
+    /// warmgate's settings against simulators.
     pub gate: GateSettings,
+    /// warmgate's settings against real runtimes (a CPU-bound app cannot take the simulators'
+    /// quick-mode rate).
+    pub gate_runtime: GateSettings,
     /// How long to wait for warmgate on a case that settles.
     pub bound_warming: Duration,
     /// How long to watch warmgate on a case that never settles.
     pub bound_never: Duration,
     /// How long to keep warming a simulator until `/sim/truth` says settled.
     pub settle_limit: Duration,
-    /// Warm-up of a real runtime before its reference measurement.
+    /// Warm-up of a real runtime before its reference measurement, on top of warmgate's.
     pub long_warm: Duration,
+}
+
+impl Settings {
+    /// warmgate's settings for a target of `kind`.
+    pub fn gate_for(&self, kind: Kind) -> &GateSettings {
+        match kind {
+            Kind::Sim(_) => &self.gate,
+            Kind::Jvm | Kind::Node => &self.gate_runtime,
+        }
+    }
 }
 
 /// One run (naive or warmgate) of a case.
@@ -166,7 +179,7 @@ pub async fn run_case(case: &Case, s: &Settings, paths: &Paths, seed: u64) -> Re
         &format!("{label}-warmgate-app"),
     )?;
     {
-        let mut wg = warmgate::start(paths, &label, &t.base, &eps, &s.gate)?;
+        let mut wg = warmgate::start(paths, &label, &t.base, &eps, s.gate_for(case.kind))?;
         let bound = match case.expect {
             Expect::Warms => s.bound_warming,
             Expect::NeverSettles => s.bound_never,
@@ -220,7 +233,11 @@ pub async fn run_case(case: &Case, s: &Settings, paths: &Paths, seed: u64) -> Re
                 }
             } else {
                 warm_for(&t, &eps, s, s.long_warm).await?;
-                format!("measured after {} s more warm-up", s.long_warm.as_secs())
+                format!(
+                    "measured after warmgate's warm-up, the user burst and {} s more at {} rps",
+                    s.long_warm.as_secs(),
+                    s.user_rate
+                )
             };
             let m =
                 measure::open_loop(&t.base, &eps, s.user_requests, s.user_rate, seed + 2).await?;

@@ -34,7 +34,11 @@ impl Results {
     pub fn new(s: &Settings, machine: String, started: String) -> Results {
         Results {
             mode: s.mode.into(),
-            gate: s.gate.describe(),
+            gate: format!(
+                "simulators: {}; runtimes: {}",
+                s.gate.describe(),
+                s.gate_runtime.describe()
+            ),
             sim_speed: s.speed,
             user_traffic: format!(
                 "{} requests at {} rps, open loop",
