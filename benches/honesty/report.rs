@@ -105,7 +105,8 @@ fn row(c: &CaseResult, bound_never_s: f64, bound_warm_s: f64) -> Vec<String> {
         opt(c.warmgate.user.as_ref().map(|u| u.p99_ms), 1),
         opt(c.warmgate_penalty, 2),
         opt(c.reference_p99_ms, 1),
-        opt(c.warmgate.overshoot_s, 1),
+        // Only meaningful at an opening: a run that never opened has no overshoot.
+        opt(c.warmgate.ready_s.and(c.warmgate.overshoot_s), 1),
         goal,
     ]
 }
