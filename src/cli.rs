@@ -173,7 +173,7 @@ pub fn start_with(
     adjust: impl FnOnce(Agent) -> Agent,
 ) -> anyhow::Result<Started> {
     let names: Vec<String> = settings.endpoints.iter().map(|e| e.name.clone()).collect();
-    let shared = Shared::new(Metrics::new()?, &names, settings.gate.quantile);
+    let shared = Shared::new(Metrics::new()?, &names, settings.gate.criterion.quantile);
     let stop = CancellationToken::new();
     let server_stop = CancellationToken::new();
     let server = ProbeServer::start(settings.listen, shared.clone(), server_stop.clone())

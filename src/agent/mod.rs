@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 pub use app::{AppProbe, AppState};
-pub use plan::{gate_settings, plan, USER_AGENT};
+pub use plan::{plan, USER_AGENT};
 pub use warm::{EndpointRow, WindowEvent};
 
 use crate::config::{OnDeadline, Settings};

@@ -3,7 +3,6 @@
 use loadgen::{Endpoint, Plan, RateSchedule};
 
 use crate::config::Settings;
-use crate::gate::GateSettings;
 
 /// The `User-Agent` of every synthetic request, so apps can keep them out of business metrics.
 pub const USER_AGENT: &str = concat!("warmgate/", env!("CARGO_PKG_VERSION"));
@@ -32,35 +31,14 @@ pub fn plan(s: &Settings, rate: f64, ramp: bool) -> anyhow::Result<Plan> {
     } else {
         RateSchedule::Constant(rate)
     };
-    let mut plan = Plan::try_new(endpoints, schedule, s.traffic.max_inflight, s.gate.window)?;
+    let mut plan = Plan::try_new(
+        endpoints,
+        schedule,
+        s.traffic.max_inflight,
+        s.gate.criterion.window,
+    )?;
     plan.http = s.target.http;
     plan.accept_invalid_certs = s.target.insecure_tls;
     plan.user_agent = USER_AGENT.to_string();
     Ok(plan)
-}
-
-/// The gate's settings, with each endpoint's ceiling resolved (its own, else the global one).
-pub fn gate_settings(s: &Settings) -> GateSettings {
-    let g = &s.gate;
-    GateSettings {
-        quantile: g.quantile,
-        window: g.window,
-        lookback: g.lookback,
-        consecutive: g.consecutive,
-        tolerance: g.tolerance,
-        noise_floor: g.noise_floor,
-        interval: g.interval,
-        trend_z: g.trend_z,
-        max_drift: g.max_drift,
-        max_error_rate: g.max_error_rate,
-        min_samples: g.min_samples,
-        min_requests: g.min_requests,
-        min_rate_ratio: g.min_rate_ratio,
-        max_lag: g.max_lag,
-        ceilings: s
-            .endpoints
-            .iter()
-            .map(|e| e.ceiling.or(g.ceiling))
-            .collect(),
-    }
 }

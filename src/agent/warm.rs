@@ -6,7 +6,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
-use super::{gate_settings, plan, Agent, Warmed};
+use super::{plan, Agent, Warmed};
 use crate::gate::{Gate, Verdict};
 use crate::metrics::record_window;
 use crate::state::{Phase, WindowRow, STATUS_WINDOWS};
@@ -66,7 +66,7 @@ impl Agent {
             Err(e) => return Warmed::Deadline(format!("cannot start the traffic engine: {e}")),
         };
         let names: Vec<String> = s.endpoints.iter().map(|e| e.name.clone()).collect();
-        let mut gate = Gate::new(gate_settings(s), names);
+        let mut gate = Gate::new(s.gate.criterion.clone(), names);
         let started = Instant::now();
         let deadline = started + s.gate.deadline;
         loop {
@@ -142,7 +142,7 @@ impl Agent {
     /// Writes one window and its verdict to metrics, /status, the log and the event channel.
     fn publish(&self, snap: &Snapshot, verdict: &Verdict, started: Instant) {
         let m = &self.shared.metrics;
-        let q = self.settings.gate.quantile;
+        let q = self.settings.gate.criterion.quantile;
         let q_label = format!("{q}");
         let mut rows = Vec::with_capacity(snap.endpoints.len());
         let mut lag = loadgen::snapshot::new_histogram();

@@ -150,26 +150,17 @@ pub struct Traffic {
     pub after_ready_rate: f64,
 }
 
-/// The gate's thresholds (see docs/DESIGN.md for each key's meaning).
+/// The `gate:` section: the criterion itself, plus what happens around it.
 #[derive(Debug, Clone)]
-#[allow(missing_docs)]
 pub struct GateConfig {
-    pub quantile: f64,
-    pub window: Duration,
-    pub lookback: Duration,
-    pub consecutive: u32,
-    pub tolerance: f64,
-    pub noise_floor: Duration,
-    pub interval: f64,
-    pub trend_z: f64,
-    pub max_drift: f64,
-    pub max_error_rate: f64,
-    pub min_samples: u64,
-    pub min_requests: u64,
-    pub min_rate_ratio: f64,
-    pub max_lag: Duration,
+    /// The verdict's thresholds, with each endpoint's ceiling resolved (its own, else
+    /// [`GateConfig::ceiling`]), in endpoint order.
+    pub criterion: crate::gate::GateSettings,
+    /// The global ceiling as configured.
     pub ceiling: Option<Duration>,
+    /// How long a warm-up may take.
     pub deadline: Duration,
+    /// What happens at the deadline.
     pub on_deadline: OnDeadline,
 }
 

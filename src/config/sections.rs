@@ -13,6 +13,7 @@ use super::fields::{kind, Problems, Table};
 use super::{
     ConfigErrors, EndpointSettings, GateConfig, LogFormat, OnDeadline, Settings, Target, Traffic,
 };
+use crate::gate::GateSettings;
 
 /// The default probe/metrics/status address.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9901";
@@ -35,7 +36,11 @@ pub(super) fn build(raw: Value) -> Result<Settings, ConfigErrors> {
     let target = target(top.raw("target"), top.problems());
     let endpoints = endpoints(top.raw("endpoints"), top.problems());
     let traffic = traffic(top.raw("traffic"), top.problems());
-    let gate = gate(top.raw("gate"), top.problems());
+    let mut gate = gate(top.raw("gate"), top.problems());
+    gate.criterion.ceilings = endpoints
+        .iter()
+        .map(|e| e.ceiling.or(gate.ceiling))
+        .collect();
     top.finish();
 
     let settings = Settings {
@@ -375,35 +380,36 @@ fn gate(raw: Option<Value>, problems: &mut Problems) -> GateConfig {
         }
         v
     };
-    let quantile = fraction(&mut t, "quantile", 0.99, 0.0, 1.0);
-    let tolerance = fraction(&mut t, "tolerance", 0.10, 0.0, 10.0);
-    let interval = fraction(&mut t, "interval", 0.15, 0.0, 10.0);
-    let trend_z = fraction(&mut t, "trend_z", 1.96, 0.0, 100.0);
-    let max_drift = fraction(&mut t, "max_drift", 0.10, 0.0, 10.0);
-    let max_error_rate: f64 = t.get("max_error_rate", 0.01);
+    let d = GateSettings::default();
+    let quantile = fraction(&mut t, "quantile", d.quantile, 0.0, 1.0);
+    let tolerance = fraction(&mut t, "tolerance", d.tolerance, 0.0, 10.0);
+    let interval = fraction(&mut t, "interval", d.interval, 0.0, 10.0);
+    let trend_z = fraction(&mut t, "trend_z", d.trend_z, 0.0, 100.0);
+    let max_drift = fraction(&mut t, "max_drift", d.max_drift, 0.0, 10.0);
+    let max_error_rate: f64 = t.get("max_error_rate", d.max_error_rate);
     if !(max_error_rate.is_finite() && (0.0..=1.0).contains(&max_error_rate)) {
         t.problem(
             "max_error_rate",
             format!("{max_error_rate} must be between 0 and 1"),
         );
     }
-    let min_rate_ratio: f64 = t.get("min_rate_ratio", 0.95);
+    let min_rate_ratio: f64 = t.get("min_rate_ratio", d.min_rate_ratio);
     if !(min_rate_ratio.is_finite() && (0.0..=1.0).contains(&min_rate_ratio)) {
         t.problem(
             "min_rate_ratio",
             format!("{min_rate_ratio} must be between 0 and 1"),
         );
     }
-    let window = t.duration("window", Duration::from_secs(5));
-    let lookback = t.duration("lookback", Duration::from_secs(60));
-    let consecutive: u32 = t.get("consecutive", 3);
+    let window = t.duration("window", d.window);
+    let lookback = t.duration("lookback", d.lookback);
+    let consecutive: u32 = t.get("consecutive", d.consecutive);
     if consecutive == 0 {
         t.problem("consecutive", "must be at least 1");
     }
-    let noise_floor = t.duration("noise_floor", Duration::from_millis(1));
-    let min_samples: u64 = t.get("min_samples", 2000);
-    let min_requests: u64 = t.get("min_requests", 0);
-    let max_lag = t.duration("max_lag", Duration::from_millis(50));
+    let noise_floor = t.duration("noise_floor", d.noise_floor);
+    let min_samples: u64 = t.get("min_samples", d.min_samples);
+    let min_requests: u64 = t.get("min_requests", d.min_requests);
+    let max_lag = t.duration("max_lag", d.max_lag);
     let ceiling = t.opt_duration("ceiling");
     let deadline = t.duration("deadline", Duration::from_secs(600));
     let on_deadline = match t.get::<String>("on_deadline", "fail".into()).as_str() {
@@ -427,7 +433,7 @@ fn gate(raw: Option<Value>, problems: &mut Problems) -> GateConfig {
         );
     } else {
         let n = lookback.as_secs_f64() / window.as_secs_f64();
-        let max = crate::gate::GateSettings::MAX_LOOKBACK_WINDOWS as f64;
+        let max = GateSettings::MAX_LOOKBACK_WINDOWS as f64;
         if n < 4.0 - 1e-9 || n > max || (n - n.round()).abs() > 1e-6 || (n.round() as u64) % 2 != 0
         {
             t.problem(
@@ -445,20 +451,24 @@ fn gate(raw: Option<Value>, problems: &mut Problems) -> GateConfig {
     }
     t.finish();
     GateConfig {
-        quantile,
-        window,
-        lookback,
-        consecutive,
-        tolerance,
-        noise_floor,
-        interval,
-        trend_z,
-        max_drift,
-        max_error_rate,
-        min_samples,
-        min_requests,
-        min_rate_ratio,
-        max_lag,
+        criterion: GateSettings {
+            quantile,
+            window,
+            lookback,
+            consecutive,
+            tolerance,
+            noise_floor,
+            interval,
+            trend_z,
+            max_drift,
+            max_error_rate,
+            min_samples,
+            min_requests,
+            min_rate_ratio,
+            max_lag,
+            // Resolved per endpoint once the endpoints are known (see `build`).
+            ceilings: Vec::new(),
+        },
         ceiling,
         deadline,
         on_deadline,
@@ -472,7 +482,7 @@ fn cross_checks(s: &Settings, problems: &mut Problems) {
         problems.push("endpoints", "every weight is 0: nothing would be sent");
         return;
     }
-    let half = s.gate.lookback.as_secs_f64() / 2.0;
+    let half = s.gate.criterion.lookback.as_secs_f64() / 2.0;
     for (i, e) in s.endpoints.iter().enumerate() {
         if e.weight == 0 {
             problems.push(
@@ -483,13 +493,13 @@ fn cross_checks(s: &Settings, problems: &mut Problems) {
         }
         let rate = s.traffic.rate * f64::from(e.weight) / total_weight as f64;
         let expected = rate * half;
-        if expected < s.gate.min_samples as f64 {
+        if expected < s.gate.criterion.min_samples as f64 {
             problems.push(
                 "traffic.rate",
                 format!(
                     "endpoint {:?} gets {rate:.0} rps, so half the lookback ({half:.0}s) holds ~{expected:.0} samples, \
                      fewer than gate.min_samples {}: it could never become ready (raise the rate or the lookback)",
-                    e.name, s.gate.min_samples
+                    e.name, s.gate.criterion.min_samples
                 ),
             );
         }

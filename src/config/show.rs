@@ -47,7 +47,7 @@ pub fn effective(s: &Settings) -> Value {
         HttpVersion::Http2PriorKnowledge => "h2c",
         HttpVersion::Auto => "auto",
     };
-    let g = &s.gate;
+    let g = &s.gate.criterion;
     json!({
         "listen": s.listen.to_string(),
         "log": {"format": s.log_format, "level": s.log_level},
@@ -68,8 +68,8 @@ pub fn effective(s: &Settings) -> Value {
             "interval": g.interval, "trend_z": g.trend_z, "max_drift": g.max_drift,
             "max_error_rate": g.max_error_rate, "min_samples": g.min_samples,
             "min_requests": g.min_requests, "min_rate_ratio": g.min_rate_ratio,
-            "max_lag": d(g.max_lag), "ceiling": g.ceiling.map(d), "deadline": d(g.deadline),
-            "on_deadline": g.on_deadline,
+            "max_lag": d(g.max_lag), "ceiling": s.gate.ceiling.map(d), "deadline": d(s.gate.deadline),
+            "on_deadline": s.gate.on_deadline,
         },
     })
 }

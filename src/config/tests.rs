@@ -38,9 +38,9 @@ fn defaults_are_runnable() {
     assert_eq!(s.target.url.as_str(), "http://127.0.0.1:8080/");
     assert_eq!(s.endpoints.len(), 1);
     assert_eq!(s.endpoints[0].path, "/");
-    assert_eq!(s.gate.quantile, 0.99);
-    assert_eq!(s.gate.window, Duration::from_secs(5));
-    assert_eq!(s.gate.lookback, Duration::from_secs(60));
+    assert_eq!(s.gate.criterion.quantile, 0.99);
+    assert_eq!(s.gate.criterion.window, Duration::from_secs(5));
+    assert_eq!(s.gate.criterion.lookback, Duration::from_secs(60));
     assert_eq!(s.gate.on_deadline, OnDeadline::Fail);
     assert_eq!(s.traffic.after_ready_rate, 0.0);
 }
@@ -52,7 +52,7 @@ fn human_durations_and_statuses_parse() {
          endpoints:\n  - {name: a, path: /a, expect_status: \"200-299,404\", timeout: 1500ms}\n",
     )
     .expect("valid");
-    assert_eq!(s.gate.window, Duration::from_secs(2));
+    assert_eq!(s.gate.criterion.window, Duration::from_secs(2));
     assert_eq!(s.gate.deadline, Duration::from_secs(120));
     assert_eq!(s.gate.ceiling, Some(Duration::from_millis(150)));
     assert!(s.endpoints[0].expect_status.contains(404));
@@ -180,7 +180,7 @@ fn toml_files_load_by_extension() {
     })
     .expect("toml");
     assert_eq!(s.traffic.rate, 400.0);
-    assert_eq!(s.gate.window, Duration::from_secs(2));
+    assert_eq!(s.gate.criterion.window, Duration::from_secs(2));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -193,5 +193,20 @@ fn unreadable_file_is_a_clear_error() {
     assert!(
         errs[0].contains("/nonexistent/w.yaml") && errs[0].contains("cannot read"),
         "{errs:?}"
+    );
+}
+
+#[test]
+fn each_endpoint_gets_its_own_ceiling_else_the_global_one() {
+    let s = from_yaml(
+        "gate: {ceiling: 200ms}\nendpoints:\n  - {name: a, path: /a, ceiling: 50ms}\n  - {name: b, path: /b}\ntraffic: {rate: 400}\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        s.gate.criterion.ceilings,
+        vec![
+            Some(Duration::from_millis(50)),
+            Some(Duration::from_millis(200))
+        ]
     );
 }

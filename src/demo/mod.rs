@@ -93,7 +93,7 @@ async fn demo(args: DemoArgs) -> i32 {
         }
     };
     init_logging(settings.log_format, &settings.log_level);
-    let q = crate::state::trim_quantile(settings.gate.quantile);
+    let q = crate::state::trim_quantile(settings.gate.criterion.quantile);
     let (tx, mut rx) = mpsc::channel::<WindowEvent>(64);
     let started = match start_with(settings.clone(), |a| a.with_events(tx)) {
         Ok(s) => s,
@@ -112,9 +112,9 @@ async fn demo(args: DemoArgs) -> i32 {
     println!("  status: {base}/status   readiness: {base}/readyz   metrics: {base}/metrics");
     println!(
         "  gate: p{q} per endpoint, {}s windows, {}s lookback, {} passing evaluations in a row\n",
-        settings.gate.window.as_secs_f64(),
-        settings.gate.lookback.as_secs_f64(),
-        settings.gate.consecutive
+        settings.gate.criterion.window.as_secs_f64(),
+        settings.gate.criterion.lookback.as_secs_f64(),
+        settings.gate.criterion.consecutive
     );
     println!(
         "{:>6}  {:<10} {:>7} {:>9} {:>9} {:>6}  verdict",
@@ -126,6 +126,7 @@ async fn demo(args: DemoArgs) -> i32 {
         "errors"
     );
     let mut ticker = tokio::time::interval(Duration::from_millis(200));
+    let mut announced = false;
     let code = loop {
         tokio::select! {
             sig = shutdown_signal() => { println!("\n{sig}: stopping."); break 0; }
@@ -133,10 +134,14 @@ async fn demo(args: DemoArgs) -> i32 {
             _ = ticker.tick() => {
                 let (phase, reason) = { let s = started.shared.lock(); (s.phase, s.reason.clone()) };
                 match phase {
-                    Phase::Ready if !args.keep => {
+                    Phase::Ready if !announced => {
                         while let Ok(ev) = rx.try_recv() { print_event(&ev); }
                         println!("\nREADY: {reason}\n  {base}/readyz now answers 200.");
-                        break 0;
+                        announced = true;
+                        if !args.keep {
+                            break 0;
+                        }
+                        println!("  --keep: still running; Ctrl-C to stop.");
                     }
                     Phase::Failed => { println!("\nFAILED: {reason}"); break 1; }
                     _ => {}

@@ -28,6 +28,8 @@ pub(crate) struct GeneratorRecord {
     pub achieved_rate: f64,
     /// p99 schedule lag over every endpoint, microseconds (0 when nothing was sent).
     pub lag_p99_us: u64,
+    /// Requests that waited for the in-flight cap (the app answered too slowly for the rate).
+    pub late: u64,
 }
 
 /// One window, reduced.
@@ -78,6 +80,7 @@ impl WindowRecord {
                 target_rate: finite_or_zero(snapshot.target_rate),
                 achieved_rate: finite_or_zero(snapshot.achieved_rate),
                 lag_p99_us,
+                late: snapshot.endpoints.iter().map(|e| e.late).sum(),
             },
         }
     }

@@ -79,6 +79,15 @@ pub(crate) fn history_reason(settings: &GateSettings, history: &History) -> Opti
     })
 }
 
+/// Explains a starved window whose requests waited for the in-flight cap.
+fn cap_note(late: u64) -> String {
+    if late == 0 {
+        String::new()
+    } else {
+        format!(" ({late} requests waited for traffic.max_inflight: the app answers too slowly for this rate)")
+    }
+}
+
 /// Judges the generator over every remembered window: rate and schedule lag, worst window shown.
 pub(crate) fn judge_generator(settings: &GateSettings, history: &History) -> Vec<Reason> {
     let mut reasons = Vec::new();
@@ -93,11 +102,12 @@ pub(crate) fn judge_generator(settings: &GateSettings, history: &History) -> Vec
             reasons.push(Reason {
                 rank: rank::GENERATOR,
                 text: format!(
-                    "generator: achieved {} rps of {} ({}), need {}",
+                    "generator: achieved {} rps of {} ({}), need {}{}",
                     g.achieved_rate.round(),
                     g.target_rate.round(),
                     pct(ratio),
-                    pct(settings.min_rate_ratio)
+                    pct(settings.min_rate_ratio),
+                    cap_note(g.late)
                 ),
             });
         }
@@ -111,9 +121,10 @@ pub(crate) fn judge_generator(settings: &GateSettings, history: &History) -> Vec
         reasons.push(Reason {
             rank: rank::GENERATOR,
             text: format!(
-                "generator: schedule lag p99 {} > {}",
+                "generator: schedule lag p99 {} > {}{}",
                 ms(worst_lag as f64 / 1000.0),
-                dur_ms(settings.max_lag)
+                dur_ms(settings.max_lag),
+                cap_note(history.windows().map(|w| w.generator.late).sum())
             ),
         });
     }

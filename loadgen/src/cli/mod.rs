@@ -23,6 +23,19 @@ pub enum Command {
     Sim(sim::SimArgs),
 }
 
+/// A tokio runtime with `threads` workers: a current-thread runtime for 1 (cheaper than one
+/// worker plus a parked main thread). Fails if the OS refuses the threads.
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    builder.enable_all().build()
+}
+
 /// Parses the command line and runs it. Returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {

@@ -114,18 +114,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<i32> {
     if args.threads == 0 {
         bail!("--threads must be at least 1");
     }
-    // One thread: a current-thread runtime (cheaper than one worker plus a parked main thread).
-    let mut builder = if args.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(args.threads);
-        b
-    };
-    let runtime = builder
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let runtime = super::runtime(args.threads).context("cannot start the tokio runtime")?;
     let report = runtime.block_on(async {
         let cancel = CancellationToken::new();
         let on_signal = cancel.clone();

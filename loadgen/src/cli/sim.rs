@@ -77,17 +77,7 @@ pub fn main(args: SimArgs) -> anyhow::Result<i32> {
     if !(1..=64).contains(&args.threads) {
         anyhow::bail!("--threads: must be 1..=64, got {}", args.threads);
     }
-    let mut builder = if args.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(args.threads);
-        b
-    };
-    let runtime = builder
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    let runtime = super::runtime(args.threads).context("starting the runtime")?;
     runtime.block_on(async move {
         let sim = Sim::bind(addr, options)
             .await
