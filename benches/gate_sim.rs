@@ -3,8 +3,8 @@
 //! was when the gate opened), and how often the gate never opened.
 //!
 //! `cargo bench --bench gate_sim` (release) or `cargo bench --profile dev --bench gate_sim`.
-//! Optional arguments: number of seeds (default 40), rate in rps (default 500).
-//! Latency: lognormal sigma 1, median 5 ms, times the profile's curve at the intended send time;
+//! Optional arguments: number of seeds (default 40), rate in rps (default 500), lognormal sigma
+//! (default 1; loadgen's simulator uses 0.5). Latency: lognormal, median 5 ms, times the profile's curve at the intended send time;
 //! 5 s windows, default gate settings (60 s lookback, 3 consecutive passes), 10 minute limit.
 //! Residual = the curve's factor at ready minus 1 (for drifts: growth since the start). A drift of
 //! +10%/min equals `max_drift` per lookback: the gate tolerates it by design. The naive rule is
@@ -25,20 +25,33 @@ struct Case {
     lookback: u64,
 }
 
+/// The simulated endpoint's traffic: rate (rps) and lognormal sigma of its latency.
+#[derive(Clone, Copy)]
+struct Load {
+    rate: f64,
+    sigma: f64,
+}
+
+impl Load {
+    /// The one endpoint, named `home`, following `curve`.
+    fn endpoint(self, curve: Curve) -> SynthEndpoint {
+        SynthEndpoint {
+            sigma: self.sigma,
+            ..SynthEndpoint::new("home", self.rate, curve)
+        }
+    }
+}
+
 /// Time spent in `Gate::observe` and the number of calls, for the cost line.
 static OBSERVE: Mutex<(Duration, u64)> = Mutex::new((Duration::ZERO, 0));
 
 /// Seconds until the gate said ready, or `None` within `limit` seconds.
-fn time_to_ready(curve: Curve, seed: u64, rate: f64, lookback: u64, limit: f64) -> Option<f64> {
+fn time_to_ready(curve: Curve, seed: u64, load: Load, lookback: u64, limit: f64) -> Option<f64> {
     let settings = GateSettings {
         lookback: Duration::from_secs(lookback),
         ..GateSettings::default()
     };
-    let mut synth = Synth::new(
-        seed,
-        settings.window,
-        vec![SynthEndpoint::new("home", rate, curve)],
-    );
+    let mut synth = Synth::new(seed, settings.window, vec![load.endpoint(curve)]);
     let mut gate = Gate::new(settings, synth.names());
     while synth.elapsed() < limit {
         let snapshot = synth.next_snapshot();
@@ -57,12 +70,8 @@ fn time_to_ready(curve: Curve, seed: u64, rate: f64, lookback: u64, limit: f64) 
 
 /// Seconds until the naive rule opens: every 5 s window, the p99 of the last 10 s within 10% of
 /// the p99 of the 10 s before, 3 evaluations in a row.
-fn naive_time_to_ready(curve: Curve, seed: u64, rate: f64, limit: f64) -> Option<f64> {
-    let mut synth = Synth::new(
-        seed,
-        Duration::from_secs(5),
-        vec![SynthEndpoint::new("home", rate, curve)],
-    );
+fn naive_time_to_ready(curve: Curve, seed: u64, load: Load, limit: f64) -> Option<f64> {
+    let mut synth = Synth::new(seed, Duration::from_secs(5), vec![load.endpoint(curve)]);
     let mut windows = Vec::new();
     let mut passes = 0;
     while synth.elapsed() < limit {
@@ -88,9 +97,9 @@ fn naive_time_to_ready(curve: Curve, seed: u64, rate: f64, limit: f64) -> Option
 }
 
 /// `opened/seeds` and the median residual at opening, for the table.
-fn naive_column(curve: Curve, seeds: u64, rate: f64, limit: f64) -> String {
+fn naive_column(curve: Curve, seeds: u64, load: Load, limit: f64) -> String {
     let mut residuals: Vec<f64> = (0..seeds)
-        .filter_map(|seed| naive_time_to_ready(curve, seed, rate, limit))
+        .filter_map(|seed| naive_time_to_ready(curve, seed, load, limit))
         .map(|t| curve.residual(t))
         .collect();
     residuals.sort_by(f64::total_cmp);
@@ -115,6 +124,17 @@ fn pick(xs: &[f64], p: f64) -> f64 {
 /// plus a degradation from 40 s on, e-fold 120 s (+65%/min).
 fn loadgen_slowdown(t: f64) -> f64 {
     30.0 * (-t / 10.0).exp() + ((t - 40.0).max(0.0) / 120.0).exp()
+}
+
+/// loadgen's `slowdown` at 100 rps per path (the honesty benchmark's full mode: 200 rps over two
+/// paths): `jit` with a 20 s e-fold, degradation from 80 s on, e-fold 240 s (+28%/min).
+fn loadgen_slowdown_100(t: f64) -> f64 {
+    30.0 * (-t / 20.0).exp() + ((t - 80.0).max(0.0) / 240.0).exp()
+}
+
+/// loadgen's `jit` at 100 rps per path: 31x at first, 20 s e-fold.
+fn loadgen_jit_100(t: f64) -> f64 {
+    1.0 + 30.0 * (-t / 20.0).exp()
 }
 
 /// loadgen's `jit` at 200 rps: 31x at first, 10 s e-fold.
@@ -145,6 +165,7 @@ fn main() {
         .collect();
     let seeds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(40);
     let rate: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(500.0);
+    let sigma: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1.0);
     let limit = 600.0;
     let warm = |tau| Curve::Warmup {
         amplitude: 1.0,
@@ -210,6 +231,11 @@ fn main() {
             lookback: 60,
         },
         Case {
+            name: "loadgen jit (100 rps/path shape)",
+            curve: Curve::Custom(loadgen_jit_100),
+            lookback: 60,
+        },
+        Case {
             name: "loadgen tiered (200 rps shape)",
             curve: Curve::Custom(loadgen_tiered),
             lookback: 60,
@@ -224,8 +250,16 @@ fn main() {
             curve: Curve::Custom(loadgen_slowdown),
             lookback: 60,
         },
+        Case {
+            name: "loadgen slowdown (100 rps/path shape)",
+            curve: Curve::Custom(loadgen_slowdown_100),
+            lookback: 60,
+        },
     ];
-    println!("gate simulation: {seeds} seeds, {rate} rps, lognormal sigma 1, 5 s windows, limit {limit} s");
+    let load = Load { rate, sigma };
+    println!(
+        "gate simulation: {seeds} seeds, {rate} rps, lognormal sigma {sigma}, 5 s windows, limit {limit} s"
+    );
     println!(
         "| case | opened | time to ready s (min / median / max) | residual at ready (median / max) | naive rule: opened, median residual |"
     );
@@ -233,7 +267,7 @@ fn main() {
     for case in &cases {
         let mut times = Vec::new();
         for seed in 0..seeds {
-            if let Some(t) = time_to_ready(case.curve, seed, rate, case.lookback, limit) {
+            if let Some(t) = time_to_ready(case.curve, seed, load, case.lookback, limit) {
                 times.push(t);
             }
         }
@@ -264,7 +298,7 @@ fn main() {
             seeds,
             ttr,
             res,
-            naive_column(case.curve, seeds, rate, limit)
+            naive_column(case.curve, seeds, load, limit)
         );
     }
     if let Ok(cost) = OBSERVE.lock() {

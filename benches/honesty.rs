@@ -35,7 +35,7 @@ use warmgate::GateSettings;
 
 /// Quick mode: simulators 4x faster, warmgate against them with 2 s windows and a 32 s lookback
 /// at 800 rps (800 samples per endpoint per window); against the real runtimes at the default
-/// 200 rps with 4 s windows and a 48 s lookback; tight observation bounds.
+/// rate (200 rps per endpoint) with 4 s windows and a 48 s lookback; tight observation bounds.
 fn quick() -> Settings {
     Settings {
         mode: "quick",

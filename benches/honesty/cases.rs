@@ -338,7 +338,13 @@ fn overshoot_s(truth: &serde_json::Value, s: &Settings, n_endpoints: usize) -> O
     let elapsed = truth["elapsed_s"].as_f64()?;
     let by_time = after["seconds"].as_f64().map(|sec| elapsed - sec);
     let by_requests = after["requests"].as_f64().and_then(|need| {
-        let per_path = s.gate.rate.unwrap_or(200.0) / n_endpoints.max(1) as f64;
+        // warmgate's default rate is per endpoint; an explicit one is split evenly.
+        let per_path = s
+            .gate
+            .rate
+            .map_or(::warmgate::config::DEFAULT_RATE_PER_ENDPOINT, |r| {
+                r / n_endpoints.max(1) as f64
+            });
         let paths = truth["paths"].as_object()?;
         paths
             .values()

@@ -15,7 +15,7 @@ use http::{HeaderMap, Method};
 use loadgen::{HttpVersion, StatusSet};
 use url::Url;
 
-pub use sections::DEFAULT_LISTEN;
+pub use sections::{DEFAULT_LISTEN, DEFAULT_RATE_PER_ENDPOINT};
 pub use show::effective;
 
 /// Environment variable naming the configuration file (not an override).

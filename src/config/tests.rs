@@ -46,6 +46,21 @@ fn defaults_are_runnable() {
 }
 
 #[test]
+fn default_rate_is_per_endpoint() {
+    // One endpoint (the default): 200 rps; three: 600, so each still gets 200.
+    assert_eq!(
+        load(&Sources::default()).expect("defaults").traffic.rate,
+        200.0
+    );
+    let s = from_yaml("endpoints:\n  - path: /a\n  - path: /b\n  - path: /c\n").expect("loads");
+    assert_eq!(s.traffic.rate, 600.0);
+    // An explicit rate wins.
+    let s =
+        from_yaml("endpoints: [{path: /a}, {path: /b}]\ntraffic: {rate: 300}\n").expect("loads");
+    assert_eq!(s.traffic.rate, 300.0);
+}
+
+#[test]
 fn human_durations_and_statuses_parse() {
     let s = from_yaml(
         "gate: {window: 2s, lookback: 20s, deadline: 2m, ceiling: 150ms}\n\

@@ -175,6 +175,7 @@ pub(crate) fn judge_endpoint(
         change: change.map(|c| round(c, 4)),
         trend_z: trend.z.map(|z| round(z, 3)),
         drift: trend.drift.map(|d| round(d, 4)),
+        drift_noise: trend.drift_noise.map(|d| round(d, 4)),
         rise: trend.rise.map(|r| round(r, 4)),
         error_rate: round(error_rate, 5),
         requests,

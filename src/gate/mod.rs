@@ -105,6 +105,11 @@ pub struct EndpointVerdict {
     pub trend_z: Option<f64>,
     /// Theil-Sen slope projected over the lookback, as a relative change (-0.25 = 25% faster).
     pub drift: Option<f64>,
+    /// How far `drift` can be off by sampling noise alone: the slope's 95% half-width for the
+    /// scatter of the per-window log quantiles (estimated from successive differences),
+    /// projected the same way. A drift fails only when it reaches `max_drift` and is at least
+    /// this far from zero.
+    pub drift_noise: Option<f64>,
     /// Theil-Sen slope over the long horizon (up to 3 lookbacks of per-window quantiles),
     /// projected over one lookback; `None` until the horizon is longer than the lookback.
     /// Only a rise fails (>= `max_drift`): it catches drifts and slowdowns too slow for one

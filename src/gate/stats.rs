@@ -55,13 +55,7 @@ pub fn mann_kendall_z(xs: &[f64]) -> Option<f64> {
             }
         }
     }
-    let nf = n as f64;
-    let mut var = nf * (nf - 1.0) * (2.0 * nf + 5.0);
-    for t in tie_groups(xs) {
-        let t = t as f64;
-        var -= t * (t - 1.0) * (2.0 * t + 5.0);
-    }
-    let var = var / 18.0;
+    let var = kendall_variance(xs);
     if var <= 0.0 {
         return None;
     }
@@ -74,6 +68,17 @@ pub fn mann_kendall_z(xs: &[f64]) -> Option<f64> {
         0.0
     };
     Some(z)
+}
+
+/// Variance of Kendall's S for `xs` under "no trend", corrected for ties.
+fn kendall_variance(xs: &[f64]) -> f64 {
+    let nf = xs.len() as f64;
+    let mut var = nf * (nf - 1.0) * (2.0 * nf + 5.0);
+    for t in tie_groups(xs) {
+        let t = t as f64;
+        var -= t * (t - 1.0) * (2.0 * t + 5.0);
+    }
+    var / 18.0
 }
 
 /// Sizes of the groups of equal values in `xs` (groups of one included; they add nothing).
@@ -94,9 +99,8 @@ fn tie_groups(xs: &[f64]) -> Vec<usize> {
     groups
 }
 
-/// Theil-Sen slope: the median of the slopes between every pair of points with distinct x.
-/// `None` for fewer than 2 such pairs' worth of points.
-pub fn theil_sen_slope(points: &[(f64, f64)]) -> Option<f64> {
+/// The slopes between every pair of points with distinct x, sorted.
+fn pairwise_slopes(points: &[(f64, f64)]) -> Vec<f64> {
     let mut slopes = Vec::with_capacity(points.len() * points.len() / 2);
     for (i, a) in points.iter().enumerate() {
         for b in &points[i + 1..] {
@@ -106,7 +110,36 @@ pub fn theil_sen_slope(points: &[(f64, f64)]) -> Option<f64> {
             }
         }
     }
-    median(&mut slopes)
+    slopes.sort_by(f64::total_cmp);
+    slopes
+}
+
+/// Theil-Sen slope: the median of the slopes between every pair of points with distinct x.
+/// `None` when no pair has distinct x.
+pub fn theil_sen_slope(points: &[(f64, f64)]) -> Option<f64> {
+    median(&mut pairwise_slopes(points))
+}
+
+/// Scale (standard deviation) of the noise around a smooth curve, estimated robustly from
+/// successive differences: `1.4826 * median |y[i+1] - y[i]| / sqrt 2`. A slow trend or a bend
+/// barely moves neighbouring differences, so this measures scatter, not movement; one wild value
+/// moves the median little. `None` for fewer than 3 values.
+pub fn noise_scale(ys: &[f64]) -> Option<f64> {
+    if ys.len() < 3 {
+        return None;
+    }
+    let mut diffs: Vec<f64> = ys.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+    Some(1.482_6 * median(&mut diffs)? / std::f64::consts::SQRT_2)
+}
+
+/// Half-width of the 95% interval of a slope fitted to points at positions `xs` whose values
+/// scatter independently with standard deviation `sigma`: `1.96 sigma / sqrt(sum (x - mean)^2)`.
+/// `None` for fewer than 2 distinct positions.
+pub fn slope_half_width(xs: &[f64], sigma: f64) -> Option<f64> {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let sxx: f64 = xs.iter().map(|x| (x - mean).powi(2)).sum();
+    (sxx > 0.0).then(|| Z95 * sigma / sxx.sqrt())
 }
 
 /// The median of `xs` (mean of the middle two for an even count); `None` when empty.
@@ -220,6 +253,30 @@ mod tests {
         assert!(close(slope, 1.25, 1e-12), "slope = {slope}");
         assert_eq!(theil_sen_slope(&[(1.0, 1.0)]), None);
         assert_eq!(theil_sen_slope(&[(1.0, 1.0), (1.0, 2.0)]), None);
+    }
+
+    #[test]
+    fn noise_scale_reads_scatter_not_a_trend() {
+        // Differences 1, -1, 1, -1: median |d| = 1 -> 1.4826 / sqrt 2 = 1.0484.
+        let s = noise_scale(&[0.0, 1.0, 0.0, 1.0, 0.0]).expect("5 values");
+        assert!(close(s, 1.0484, 1e-4), "scale {s}");
+        // A straight line has equal differences: the same scale whatever its slope.
+        let line: Vec<f64> = (0..12).map(|i| 3.0 * i as f64).collect();
+        let s = noise_scale(&line).expect("12 values");
+        assert!(
+            close(s, 1.4826 * 3.0 / std::f64::consts::SQRT_2, 1e-9),
+            "scale {s}"
+        );
+        assert_eq!(noise_scale(&[1.0, 2.0]), None);
+    }
+
+    #[test]
+    fn slope_half_width_by_hand() {
+        // x = 0..11: sum (x - 5.5)^2 = 143; 1.96 * 0.1 / sqrt 143 = 0.016390.
+        let xs: Vec<f64> = (0..12).map(f64::from).collect();
+        let h = slope_half_width(&xs, 0.1).expect("distinct x");
+        assert!(close(h, 0.016390, 1e-6), "half width {h}");
+        assert_eq!(slope_half_width(&[2.0, 2.0], 1.0), None);
     }
 
     #[test]
