@@ -1,6 +1,6 @@
 //! The statistics behind the verdict: an order-statistic interval for a quantile, the
-//! Mann-Kendall trend test and the Theil-Sen slope. Pure functions over a few numbers; the only
-//! histogram work is a handful of quantile look-ups.
+//! Mann-Kendall trend test, the Theil-Sen slope and the noise of a slope. Pure functions over a
+//! few numbers; the only histogram work is a handful of quantile look-ups.
 
 use hdrhistogram::Histogram;
 
