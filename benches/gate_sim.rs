@@ -4,7 +4,8 @@
 //!
 //! `cargo bench --bench gate_sim` (release) or `cargo bench --profile dev --bench gate_sim`.
 //! Optional arguments: number of seeds (default 40), rate in rps (default 500), lognormal sigma
-//! (default 1; loadgen's simulator uses 0.5). Latency: lognormal, median 5 ms, times the profile's curve at the intended send time;
+//! (default 1; loadgen's simulator uses 0.5). Latency: lognormal, median 5 ms, times the
+//! profile's curve at the intended send time;
 //! 5 s windows, default gate settings (60 s lookback, 3 consecutive passes), 10 minute limit.
 //! Residual = the curve's factor at ready minus 1 (for drifts: growth since the start). A drift of
 //! +10%/min equals `max_drift` per lookback: the gate tolerates it by design. The naive rule is

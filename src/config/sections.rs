@@ -336,9 +336,9 @@ fn parse_statuses(v: &Value) -> Result<StatusSet, String> {
 }
 
 /// Default warm-up rate per endpoint, requests per second. At 200 rps each endpoint's 5 s window
-/// holds 1,000 samples: its per-window p99 then moves by about +/-10% from sampling alone (lognormal
-/// sigma 0.5-1), against 15-30% at 100 rps, where the trend checks cannot tell a slow rise from
-/// noise within one lookback (docs/DESIGN.md, "Trend checks and noise").
+/// holds 1,000 samples, and its p99 moves by about 6-12% from sampling alone (lognormal sigma
+/// 0.5-1); at 100 rps, 8-17% and more on a busy machine, and a slowdown that starts as the
+/// warm-up ends can look flat for a lookback (docs/DESIGN.md, "Trend checks and noise").
 pub const DEFAULT_RATE_PER_ENDPOINT: f64 = 200.0;
 
 fn traffic(raw: Option<Value>, problems: &mut Problems, endpoints: usize) -> Traffic {
