@@ -82,17 +82,16 @@ fn log_points(quantiles: impl Iterator<Item = (usize, u64)>) -> Vec<(f64, f64)> 
         .collect()
 }
 
-/// The Theil-Sen slope of `points` projected over `windows` windows, with its noise:
-/// `(change, noise, beyond noise)`. The change is `exp(slope * windows) - 1`; the noise is the
+/// The Theil-Sen slope of `points` (whose values are `ys`) projected over `windows` windows,
+/// with its noise: `(change, noise, beyond noise)`. The change is `exp(slope * windows) - 1`; the noise is the
 /// slope's 95% half-width ([`slope_half_width`], scatter from [`noise_scale`]) projected the same
 /// way; "beyond noise" holds when the slope is at least that half-width away from 0, or when
 /// there are too few points to tell (the point estimate is then all there is).
-fn projected(points: &[(f64, f64)], windows: f64) -> Option<(f64, Option<f64>, bool)> {
+fn projected(points: &[(f64, f64)], ys: &[f64], windows: f64) -> Option<(f64, Option<f64>, bool)> {
     let slope = theil_sen_slope(points)?;
     let change = (slope * windows).exp() - 1.0;
-    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
     let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
-    let half = noise_scale(&ys).and_then(|sigma| slope_half_width(&xs, sigma));
+    let half = noise_scale(ys).and_then(|sigma| slope_half_width(&xs, sigma));
     let noise = half.map(|h| (h * windows).exp() - 1.0);
     let resolved = half.is_none_or(|h| slope.abs() >= h);
     Some((change, noise, resolved))
@@ -127,7 +126,7 @@ pub(crate) fn trend(
     // All windows equal (ties throughout): no trend at all.
     let z = (points.len() >= 3).then(|| mann_kendall_z(&ys).unwrap_or(0.0));
     let n_windows = settings.lookback_windows() as f64;
-    let fit = projected(&points, n_windows);
+    let fit = projected(&points, &ys, n_windows);
     if let (Some(z), Some((drift, noise, resolved))) = (z, fit) {
         let drifting = drift.abs() >= settings.max_drift && resolved;
         if z.abs() >= settings.trend_z || drifting {
