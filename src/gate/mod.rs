@@ -1,9 +1,9 @@
 //! The statistical verdict: decides from window snapshots whether every endpoint is warm.
 //!
 //! Pure code: no I/O, no clock, no async. The agent feeds one [`loadgen::Snapshot`] per window
-//! to [`Gate::observe`] and gets a [`Verdict`] back. The criterion (FIELD-NOTES, "Deciding that
-//! p99 is stable"), per endpoint, over the last `lookback` windows split into an old and a new
-//! half:
+//! to [`Gate::observe`] and gets a [`Verdict`] back. The criterion (the statistics behind it:
+//! docs/FACTS.md, "Quantile statistics" and "Steady-state detection"), per endpoint, over the last
+//! `lookback` windows split into an old and a new half:
 //! - the lookback is full and both halves hold `min_samples` latency samples;
 //! - the new half's distribution-free 95% interval for the quantile (order statistics of rank
 //!   `nq -/+ 1.96 sqrt(nq(1-q))`) lies within `+/- interval` of its estimate;
@@ -17,7 +17,7 @@
 //! - no rise over a longer horizon: the Theil-Sen slope of the per-window log quantiles over up
 //!   to 3 lookbacks, projected over one lookback, stays below `max_drift` (one-sided: a warm-up
 //!   only falls), and no evaluation passes before 2 lookbacks of history (130 s to ready by
-//!   default, flat apps included). This is an addition to FIELD-NOTES' composite: alone, that
+//!   default, flat apps included). This is our addition to the composite above: alone, that
 //!   opened on a +20%/min drift in 9 of 10 simulated 10-minute runs at 500 rps (one lookback's
 //!   per-window p99s cannot tell it from noise); with it, 0 of 40 (`benches/gate_sim.rs`);
 //! - error rate over the lookback `<= max_error_rate`; `q_new <= ceiling` (if any); at least
