@@ -217,11 +217,18 @@ fn each_endpoint_gets_its_own_ceiling_else_the_global_one() {
         "gate: {ceiling: 200ms}\nendpoints:\n  - {name: a, path: /a, ceiling: 50ms}\n  - {name: b, path: /b}\ntraffic: {rate: 400}\n",
     )
     .expect("valid");
+    let ceilings: Vec<(&str, Option<Duration>)> = s
+        .gate
+        .criterion
+        .endpoints
+        .iter()
+        .map(|e| (e.name.as_str(), e.ceiling))
+        .collect();
     assert_eq!(
-        s.gate.criterion.ceilings,
+        ceilings,
         vec![
-            Some(Duration::from_millis(50)),
-            Some(Duration::from_millis(200))
+            ("a", Some(Duration::from_millis(50))),
+            ("b", Some(Duration::from_millis(200)))
         ]
     );
 }
