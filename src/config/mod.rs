@@ -8,11 +8,12 @@
 //! - `defaults`: the defaults as named constants (inject and the deploy tests use them too).
 //! - `values`: how durations, status sets and secret header values are written.
 //! - `read`: merged values -> [`ConfigFile`], field by field, collecting problems.
-//! - `validate`: [`ConfigFile`] -> [`Settings`], collecting problems.
+//! - `validate`: [`ConfigFile`] -> [`Settings`], collecting problems (`endpoints`: that list's).
 //! - `problem`: [`Problem`], a key path and a message.
 //! - `show`: [`Settings`] -> the effective configuration, through the schema's `Serialize`.
 
 mod defaults;
+mod endpoints;
 mod problem;
 mod read;
 mod schema;

@@ -20,6 +20,20 @@ pub enum Section {
     Gate,
 }
 
+impl Section {
+    /// The section's key at the top level (empty for [`Section::Top`]).
+    pub fn key(self) -> &'static str {
+        match self {
+            Section::Top => "",
+            Section::Log => "log",
+            Section::Target => "target",
+            Section::Endpoints => "endpoints",
+            Section::Traffic => "traffic",
+            Section::Gate => "gate",
+        }
+    }
+}
+
 /// One problem: the key path (`gate.window`, `endpoints[0].name`) and what is wrong there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -67,6 +81,11 @@ impl<'p> Checks<'p> {
             prefix: prefix.to_string(),
             problems,
         }
+    }
+
+    /// Checks of the section's own table (`gate`, `traffic`, ...).
+    pub(crate) fn of(section: Section, problems: &'p mut Problems) -> Checks<'p> {
+        Checks::new(section, section.key(), problems)
     }
 
     /// Reports a problem with `key` of this table.

@@ -17,19 +17,30 @@ use super::values::kind;
 /// `problems` and take their defaults, so that the checks after this one still run.
 pub(super) fn config_file(raw: Value, problems: &mut Problems) -> ConfigFile {
     let mut top = table(Section::Top, "", raw, problems);
-    let log = top.remove("log");
-    let target = top.remove("target");
-    let endpoints = top.remove("endpoints");
-    let traffic = top.remove("traffic");
-    let gate = top.remove("gate");
+    let log = part(Section::Log, &mut top, problems);
+    let target = part(Section::Target, &mut top, problems);
+    let endpoints = endpoint_list(top.remove(Section::Endpoints.key()), problems);
+    let traffic = part(Section::Traffic, &mut top, problems);
+    let gate = part(Section::Gate, &mut top, problems);
     // What is left are the top-level scalars, and any unknown top-level key.
-    let mut file: ConfigFile = fields(Section::Top, "", top, problems);
-    file.log = section(Section::Log, "log", log, problems);
-    file.target = section(Section::Target, "target", target, problems);
-    file.endpoints = endpoint_list(endpoints, problems);
-    file.traffic = section(Section::Traffic, "traffic", traffic, problems);
-    file.gate = section(Section::Gate, "gate", gate, problems);
-    file
+    let scalars: ConfigFile = fields(Section::Top, "", top, problems);
+    ConfigFile {
+        log,
+        target,
+        endpoints,
+        traffic,
+        gate,
+        ..scalars
+    }
+}
+
+/// Takes the table of `section` out of the top level and reads it.
+fn part<T>(section: Section, top: &mut Map<String, Value>, problems: &mut Problems) -> T
+where
+    T: Default + Serialize + DeserializeOwned,
+{
+    let raw = top.remove(section.key());
+    read_table(section, section.key(), raw, problems)
 }
 
 fn endpoint_list(raw: Option<Value>, problems: &mut Problems) -> Option<Vec<EndpointSection>> {
@@ -41,23 +52,24 @@ fn endpoint_list(raw: Option<Value>, problems: &mut Problems) -> Option<Vec<Endp
                 .enumerate()
                 .map(|(i, item)| {
                     let path = format!("endpoints[{i}]");
-                    section(Section::Endpoints, &path, Some(item), problems)
+                    read_table(Section::Endpoints, &path, Some(item), problems)
                 })
                 .collect(),
         ),
         Some(other) => {
             problems.push(
                 Section::Endpoints,
-                "endpoints",
+                Section::Endpoints.key(),
                 format!("expected a list, got {}", kind(&other)),
             );
-            Some(Vec::new())
+            // Reported once: the default endpoint stands in, so no "empty list" follows.
+            None
         }
     }
 }
 
 /// Reads the table at `path` into `T`, field by field (absent or null: `T::default()`).
-fn section<T>(section: Section, path: &str, raw: Option<Value>, problems: &mut Problems) -> T
+fn read_table<T>(section: Section, path: &str, raw: Option<Value>, problems: &mut Problems) -> T
 where
     T: Default + Serialize + DeserializeOwned,
 {

@@ -5,15 +5,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use http::header::{HeaderName, HeaderValue};
-use http::{HeaderMap, Method};
 use url::{Host, Url};
 
-use super::defaults::{DEFAULT_RATE_PER_ENDPOINT, DEFAULT_TARGET_URL};
-use super::problem::{Checks, Problem, Problems, Section};
-use super::schema::{
-    ConfigFile, EndpointSection, GateSection, LogSection, TargetSection, TrafficSection,
+use super::defaults::{
+    DEFAULT_LISTEN, DEFAULT_PORT, DEFAULT_RATE_PER_ENDPOINT, DEFAULT_TARGET_URL,
 };
+use super::endpoints::endpoints;
+use super::problem::{Checks, Problem, Problems, Section};
+use super::schema::{ConfigFile, GateSection, LogSection, TargetSection, TrafficSection};
 use super::{EndpointSettings, GateConfig, LogFormat, Settings, Target, Traffic};
 use crate::gate::{EndpointSpec, GateSettings};
 
@@ -32,16 +31,16 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
 
 /// Builds the settings, recording problems (bad values take their defaults).
 pub(super) fn settings(file: ConfigFile, problems: &mut Problems) -> Settings {
-    let mut top = Checks::new(Section::Top, "", problems);
+    let mut top = Checks::of(Section::Top, problems);
     let listen = file.listen.parse::<SocketAddr>().unwrap_or_else(|e| {
         top.problem(
             "listen",
             format!(
-                "invalid address {:?}: {e} (write e.g. \"0.0.0.0:9901\")",
+                "invalid address {:?}: {e} (write e.g. {DEFAULT_LISTEN:?})",
                 file.listen
             ),
         );
-        SocketAddr::from(([0, 0, 0, 0], super::DEFAULT_PORT))
+        SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))
     });
     let (log_format, log_level) = log(file.log, problems);
     let target = target(file.target, problems);
@@ -64,14 +63,14 @@ pub(super) fn settings(file: ConfigFile, problems: &mut Problems) -> Settings {
 
 fn log(log: LogSection, problems: &mut Problems) -> (LogFormat, String) {
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log.level) {
-        Checks::new(Section::Log, "log", problems)
+        Checks::of(Section::Log, problems)
             .problem("level", format!("invalid filter {:?}: {e}", log.level));
     }
     (log.format, log.level)
 }
 
 fn target(t: TargetSection, problems: &mut Problems) -> Target {
-    let mut c = Checks::new(Section::Target, "target", problems);
+    let mut c = Checks::of(Section::Target, problems);
     let url = match Url::parse(&t.url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
             if !t.allow_remote && !is_loopback(&u) {
@@ -131,118 +130,8 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
-fn endpoints(list: Option<Vec<EndpointSection>>, problems: &mut Problems) -> Vec<EndpointSettings> {
-    let Some(list) = list else {
-        let mut none = Problems::default();
-        return vec![endpoint(
-            "endpoints[0]",
-            EndpointSection::default(),
-            &mut none,
-        )];
-    };
-    if list.is_empty() {
-        problems.push(
-            Section::Endpoints,
-            "endpoints",
-            "the list is empty; give at least one endpoint",
-        );
-    }
-    let mut out: Vec<EndpointSettings> = Vec::new();
-    for (i, section) in list.into_iter().enumerate() {
-        let path = format!("endpoints[{i}]");
-        let e = endpoint(&path, section, problems);
-        if out.iter().any(|o| o.name == e.name) {
-            problems.push(
-                Section::Endpoints,
-                &format!("{path}.name"),
-                format!("duplicate endpoint name {:?}", e.name),
-            );
-        }
-        out.push(e);
-    }
-    out
-}
-
-/// The name an endpoint without one gets: its path, made a valid label.
-fn name_from_path(path: &str) -> String {
-    let name: String = path
-        .trim_matches('/')
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect();
-    if name.is_empty() {
-        super::DEFAULT_ENDPOINT_NAME.to_string()
-    } else {
-        name
-    }
-}
-
-fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> EndpointSettings {
-    let mut c = Checks::new(Section::Endpoints, path, problems);
-    if !e.path.starts_with('/') {
-        c.problem("path", format!("{:?} must start with '/'", e.path));
-    }
-    let name = e.name.unwrap_or_else(|| name_from_path(&e.path));
-    let name_ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !name_ok {
-        c.problem(
-            "name",
-            format!("{name:?} must be 1-64 characters of [a-zA-Z0-9_-]"),
-        );
-    }
-    let method =
-        Method::from_bytes(e.method.to_ascii_uppercase().as_bytes()).unwrap_or_else(|_| {
-            c.problem("method", format!("invalid method {:?}", e.method));
-            Method::GET
-        });
-    let mut headers = HeaderMap::new();
-    for (k, v) in e.headers {
-        match (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(&v.0),
-        ) {
-            (Ok(name), Ok(mut value)) => {
-                value.set_sensitive(true);
-                headers.insert(name, value);
-            }
-            // Never echo the value: it may be a secret.
-            (Err(_), _) => c.problem("headers", format!("invalid header name {k:?}")),
-            (_, Err(_)) => c.problem(
-                "headers",
-                format!("header {k:?} has an invalid value (not shown)"),
-            ),
-        }
-    }
-    if e.timeout.is_zero() {
-        c.problem("timeout", "must be longer than zero");
-    }
-    EndpointSettings {
-        name,
-        path: e.path,
-        method,
-        headers,
-        body: e.body,
-        weight: e.weight,
-        expect_status: e.expect_status.0,
-        expect_body: e.expect_body,
-        timeout: e.timeout,
-        ceiling: e.ceiling,
-    }
-}
-
 fn traffic(t: TrafficSection, endpoints: usize, problems: &mut Problems) -> Traffic {
-    let mut c = Checks::new(Section::Traffic, "traffic", problems);
+    let mut c = Checks::of(Section::Traffic, problems);
     let rate = t
         .rate
         .unwrap_or(DEFAULT_RATE_PER_ENDPOINT * endpoints.max(1) as f64);
@@ -274,7 +163,7 @@ fn traffic(t: TrafficSection, endpoints: usize, problems: &mut Problems) -> Traf
 }
 
 fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems) -> GateConfig {
-    let mut c = Checks::new(Section::Gate, "gate", problems);
+    let mut c = Checks::of(Section::Gate, problems);
     for (key, v, lo, hi) in [
         ("quantile", g.quantile, 0.0, 1.0),
         ("tolerance", g.tolerance, 0.0, 10.0),
@@ -367,7 +256,7 @@ fn cross_checks(s: &Settings, problems: &mut Problems) {
     if !s.endpoints.is_empty() && total_weight == 0 {
         problems.push(
             Section::Endpoints,
-            "endpoints",
+            Section::Endpoints.key(),
             "every weight is 0: nothing would be sent",
         );
         return;
