@@ -1,5 +1,5 @@
-//! What `warmgate inject` adds: the warmgate container, its inline configuration and the
-//! probes that point the app's readiness and startup at warmgate.
+//! What `warmgate inject` adds: the warmgate container (carrying the [`InlineConfig`] as
+//! text) and the probes that point the app's readiness and startup at warmgate.
 
 use yaml_serde::{Mapping, Value};
 
