@@ -153,6 +153,21 @@ mod tests {
     }
 
     #[test]
+    fn ceilings_are_found_by_endpoint_name_not_position() {
+        let spec = |name: &str, ms| EndpointSpec {
+            name: name.to_string(),
+            ceiling: Some(Duration::from_millis(ms)),
+        };
+        let s = GateSettings {
+            endpoints: vec![spec("search", 80), spec("home", 30)],
+            ..GateSettings::default()
+        };
+        assert_eq!(s.ceiling("home"), Some(Duration::from_millis(30)));
+        assert_eq!(s.ceiling("search"), Some(Duration::from_millis(80)));
+        assert_eq!(s.ceiling("other"), None);
+    }
+
+    #[test]
     fn quantile_labels() {
         let label = |q| {
             GateSettings {
