@@ -14,8 +14,12 @@ use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodSpec, Probe, Serv
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use warmgate::inject::{inject_str, parse_documents, Options};
+use warmgate::config::ENV_FILE;
+use warmgate::inject::{inject_str, parse_documents, Options, CONTAINER_NAME, PORT_NAME};
 use yaml_serde::Value;
+
+/// warmgate's port, as k8s-openapi types carry it.
+const PORT: i32 = warmgate::inject::PORT as i32;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -183,11 +187,7 @@ fn check_pod_monitor(doc: &Value, at: &str) {
         .as_sequence()
         .expect("podMetricsEndpoints");
     assert_eq!(endpoints.len(), 1, "{at}");
-    assert_eq!(
-        endpoints[0]["port"].as_str(),
-        Some("warmgate"),
-        "{at}: port"
-    );
+    assert_eq!(endpoints[0]["port"].as_str(), Some(PORT_NAME), "{at}: port");
     assert_eq!(
         endpoints[0]["path"].as_str(),
         Some("/metrics"),
@@ -207,7 +207,7 @@ fn budget_s(probe: &Option<Probe>) -> u64 {
 }
 
 fn warmgate_in(list: &[Container]) -> Option<&Container> {
-    list.iter().find(|c| c.name == "warmgate")
+    list.iter().find(|c| c.name == CONTAINER_NAME)
 }
 
 fn inits(spec: &PodSpec) -> &[Container] {
@@ -223,7 +223,7 @@ fn check_warmgate_container(c: &Container, at: &str) {
         .expect("warmgate port");
     assert_eq!(
         (port.container_port, port.name.as_deref()),
-        (9901, Some("warmgate")),
+        (PORT, Some(PORT_NAME)),
         "{at}"
     );
     assert_eq!(
@@ -311,16 +311,16 @@ fn check_container_layout(docs: &[Value], what: &str) {
     let app = spec
         .containers
         .iter()
-        .find(|c| c.name != "warmgate")
+        .find(|c| c.name != CONTAINER_NAME)
         .expect("app container");
     assert_eq!(
         http(&app.readiness_probe),
-        Some(("/readyz".into(), IntOrString::Int(9901))),
+        Some(("/readyz".into(), IntOrString::Int(PORT))),
         "{at}"
     );
     assert_eq!(
         http(&app.startup_probe),
-        Some(("/startupz".into(), IntOrString::Int(9901))),
+        Some(("/startupz".into(), IntOrString::Int(PORT))),
         "{at}"
     );
     let need = config_budget_s(docs);
@@ -358,7 +358,7 @@ fn check_native_layout(docs: &[Value], what: &str) {
     let app = &spec.containers[0];
     assert_eq!(
         http(&app.startup_probe),
-        Some(("/startupz".into(), IntOrString::Int(9901))),
+        Some(("/startupz".into(), IntOrString::Int(PORT))),
         "{at}"
     );
     assert!(
@@ -376,10 +376,8 @@ fn check_config_mount(spec: &PodSpec, docs: &[Value], at: &str) {
     let env = wg
         .env
         .as_ref()
-        .and_then(|e| e.iter().find(|v| v.name == "WARMGATE_CONFIG_FILE"));
-    let file = env
-        .and_then(|v| v.value.clone())
-        .expect("WARMGATE_CONFIG_FILE");
+        .and_then(|e| e.iter().find(|v| v.name == ENV_FILE));
+    let file = env.and_then(|v| v.value.clone()).expect(ENV_FILE);
     let mount = wg
         .volume_mounts
         .as_ref()

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use warmgate::inject::{inject_str, parse_documents, Options};
+use warmgate::config::ENV_YAML;
+use warmgate::inject::{inject_str, parse_documents, Options, CONTAINER_NAME};
 use yaml_serde::Value;
 
 fn repo() -> &'static Path {
@@ -52,7 +53,7 @@ fn check(config: &str, as_file: bool, what: &str) -> Value {
         std::fs::write(&path, config).expect("write config");
         cmd.arg("--config").arg(&path);
     } else {
-        cmd.env("WARMGATE_CONFIG_YAML", config);
+        cmd.env(ENV_YAML, config);
     }
     let out = cmd.output().expect("warmgate check runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -176,14 +177,14 @@ fn inject_configs_are_valid_and_budgeted() {
                 .iter()
                 .filter_map(|k| spec[*k].as_sequence())
                 .flatten()
-                .find(|c| c["name"].as_str() == Some("warmgate"));
+                .find(|c| c["name"].as_str() == Some(CONTAINER_NAME));
             let Some(wg) = wg else { continue };
             let env = wg["env"].as_sequence().expect("env");
             let config = env
                 .iter()
-                .find(|e| e["name"].as_str() == Some("WARMGATE_CONFIG_YAML"))
+                .find(|e| e["name"].as_str() == Some(ENV_YAML))
                 .and_then(|e| e["value"].as_str())
-                .expect("WARMGATE_CONFIG_YAML");
+                .expect(ENV_YAML);
             let what = format!("{name} {:?}/{:?}", doc["kind"], doc["metadata"]["name"]);
             let eff = check(config, false, &what);
             let need = secs(&eff["target"]["wait_timeout"]) + secs(&eff["gate"]["deadline"]);

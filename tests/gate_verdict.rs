@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use warmgate::gate::synth::{Curve, Synth, SynthEndpoint};
-use warmgate::gate::{Gate, GateSettings, Verdict};
+use warmgate::gate::{EndpointSpec, Gate, GateSettings, Verdict};
 
 /// 2 lookbacks of history + K - 1 = 26 windows: the earliest a flat app can be ready.
 const EARLIEST_READY: usize = 26;
@@ -181,7 +181,10 @@ fn one_starved_window_in_the_lookback_is_enough_to_fail() {
 #[test]
 fn a_ceiling_below_the_quantile_keeps_it_closed() {
     let settings = GateSettings {
-        ceilings: vec![Some(Duration::from_millis(30))],
+        endpoints: vec![EndpointSpec {
+            name: "home".to_string(),
+            ceiling: Some(Duration::from_millis(30)),
+        }],
         ..GateSettings::default()
     };
     let (mut gate, mut synth) = setup(settings, vec![flat("home", 500.0)], 8);
@@ -196,7 +199,10 @@ fn a_ceiling_below_the_quantile_keeps_it_closed() {
     assert_eq!(v.endpoints[0].ceiling_ms, Some(30.0));
     // A ceiling above it does not get in the way.
     let settings = GateSettings {
-        ceilings: vec![Some(Duration::from_millis(100))],
+        endpoints: vec![EndpointSpec {
+            name: "home".to_string(),
+            ceiling: Some(Duration::from_millis(100)),
+        }],
         ..GateSettings::default()
     };
     let (mut gate, mut synth) = setup(settings, vec![flat("home", 500.0)], 8);

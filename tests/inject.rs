@@ -1,8 +1,14 @@
 //! `warmgate inject` through the library API, on real-world shaped manifests in
 //! tests/fixtures/inject/. Each test names the rule it guards.
 
-use warmgate::inject::{inject_str, parse_documents, InjectError, Options};
+use warmgate::config::{DEFAULT_DEADLINE, DEFAULT_WAIT_TIMEOUT};
+use warmgate::inject::{
+    inject_str, parse_documents, InjectError, Options, CONFIG_ENV, CONTAINER_NAME,
+};
 use yaml_serde::Value;
+
+/// warmgate's port, as the probes and the container port carry it.
+const PORT: u64 = warmgate::inject::PORT as u64;
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -46,8 +52,8 @@ fn config_of(warmgate: &Value) -> Value {
     let env = warmgate["env"].as_sequence().expect("env");
     let var = env
         .iter()
-        .find(|e| e["name"].as_str() == Some("WARMGATE_CONFIG_YAML"))
-        .expect("WARMGATE_CONFIG_YAML");
+        .find(|e| e["name"].as_str() == Some(CONFIG_ENV))
+        .expect(CONFIG_ENV);
     yaml_serde::from_str(var["value"].as_str().expect("string value")).expect("config is YAML")
 }
 
@@ -78,9 +84,9 @@ fn deployment_with_probes_gets_container_config_and_rewired_probes() {
     let cs = containers(&after[0]);
     assert_eq!(cs.len(), 2);
     let app = named(cs, "shop");
-    let wg = named(cs, "warmgate");
+    let wg = named(cs, CONTAINER_NAME);
     assert_eq!(wg["image"].as_str(), Some(warmgate::inject::DEFAULT_IMAGE));
-    assert_eq!(wg["ports"][0]["containerPort"].as_u64(), Some(9901));
+    assert_eq!(wg["ports"][0]["containerPort"].as_u64(), Some(PORT));
     assert_eq!(
         wg["livenessProbe"]["httpGet"]["path"].as_str(),
         Some("/livez")
@@ -124,16 +130,16 @@ fn deployment_with_probes_gets_container_config_and_rewired_probes() {
         "endpoint names must be unique: {names:?}"
     );
 
-    // Readiness -> /readyz on 9901, keeping the app's own timing.
+    // Readiness -> /readyz on warmgate's port, keeping the app's own timing.
     let ready = &app["readinessProbe"];
-    assert_http_probe(ready, "/readyz", 9901);
+    assert_http_probe(ready, "/readyz", PORT);
     assert_eq!(ready["periodSeconds"].as_u64(), Some(5));
     assert_eq!(ready["failureThreshold"].as_u64(), Some(2));
     assert_eq!(ready["timeoutSeconds"].as_u64(), Some(2));
     // Startup -> /startupz, covering wait + deadline; the app's own 600 s startup budget
     // becomes warmgate's wait so a slow start is not cut short.
     let start = &app["startupProbe"];
-    assert_http_probe(start, "/startupz", 9901);
+    assert_http_probe(start, "/startupz", PORT);
     assert_eq!(secs(&cfg["target"]["wait_timeout"]), 600);
     assert!(budget(start) >= secs(&cfg["target"]["wait_timeout"]) + secs(&cfg["gate"]["deadline"]));
     // Liveness and unknown fields are the app's own.
@@ -151,7 +157,7 @@ fn only_the_injected_parts_change() {
         let mut d = doc.clone();
         let spec = &mut d["spec"]["template"]["spec"];
         let cs = spec["containers"].as_sequence_mut().expect("containers");
-        cs.retain(|c| c["name"].as_str() != Some("warmgate"));
+        cs.retain(|c| c["name"].as_str() != Some(CONTAINER_NAME));
         for key in ["readinessProbe", "startupProbe"] {
             cs[0].as_mapping_mut().expect("container").shift_remove(key);
         }
@@ -188,7 +194,7 @@ fn reinjecting_changes_nothing() {
 fn deployment_without_probes_gets_default_probes_and_no_readiness_path() {
     let (_, after) = inject("deployment-noprobes.yaml", &Options::default());
     let cs = containers(&after[0]);
-    let cfg = config_of(named(cs, "warmgate"));
+    let cfg = config_of(named(cs, CONTAINER_NAME));
     assert_eq!(cfg["target"]["url"].as_str(), Some("http://127.0.0.1:80"));
     assert!(cfg["target"].get("readiness_path").is_none());
     assert_eq!(cfg["endpoints"][0]["path"].as_str(), Some("/"));
@@ -196,10 +202,16 @@ fn deployment_without_probes_gets_default_probes_and_no_readiness_path() {
         cfg.get("traffic").is_none(),
         "no rate annotation: warmgate's default rate applies"
     );
-    assert_eq!(secs(&cfg["target"]["wait_timeout"]), 300);
-    assert_http_probe(&cs[0]["readinessProbe"], "/readyz", 9901);
-    assert_http_probe(&cs[0]["startupProbe"], "/startupz", 9901);
-    assert!(budget(&cs[0]["startupProbe"]) >= 300 + 600);
+    assert_eq!(
+        secs(&cfg["target"]["wait_timeout"]),
+        DEFAULT_WAIT_TIMEOUT.as_secs()
+    );
+    assert_http_probe(&cs[0]["readinessProbe"], "/readyz", PORT);
+    assert_http_probe(&cs[0]["startupProbe"], "/startupz", PORT);
+    assert!(
+        budget(&cs[0]["startupProbe"])
+            >= DEFAULT_WAIT_TIMEOUT.as_secs() + DEFAULT_DEADLINE.as_secs()
+    );
 }
 
 #[test]
@@ -213,20 +225,20 @@ fn multi_document_file_touches_only_opted_in_workloads() {
     let api = containers(&after[3]);
     assert_eq!(api.len(), 3);
     assert_eq!(api[0], containers(&before[3])[0]);
-    let cfg = config_of(named(api, "warmgate"));
+    let cfg = config_of(named(api, CONTAINER_NAME));
     assert_eq!(cfg["target"]["url"].as_str(), Some("http://127.0.0.1:8000"));
     assert_eq!(cfg["target"]["readiness_path"].as_str(), Some("/ready"));
     assert_eq!(cfg["endpoints"][0]["path"].as_str(), Some("/v1/items"));
-    assert_http_probe(&named(api, "api")["readinessProbe"], "/readyz", 9901);
+    assert_http_probe(&named(api, "api")["readinessProbe"], "/readyz", PORT);
 
     // StatefulSet: tcpSocket readiness and exec startup replaced, no readiness_path,
     // period kept, exec startup budget (900 s) carried into the wait.
     let search = containers(&after[4]);
     let app = named(search, "search");
-    assert_http_probe(&app["readinessProbe"], "/readyz", 9901);
+    assert_http_probe(&app["readinessProbe"], "/readyz", PORT);
     assert_eq!(app["readinessProbe"]["periodSeconds"].as_u64(), Some(3));
-    assert_http_probe(&app["startupProbe"], "/startupz", 9901);
-    let cfg = config_of(named(search, "warmgate"));
+    assert_http_probe(&app["startupProbe"], "/startupz", PORT);
+    let cfg = config_of(named(search, CONTAINER_NAME));
     assert!(cfg["target"].get("readiness_path").is_none());
     assert_eq!(cfg["traffic"]["rate"].as_u64(), Some(80));
     assert_eq!(secs(&cfg["target"]["wait_timeout"]), 900);
@@ -249,7 +261,7 @@ fn cronjob_gets_a_native_sidecar_so_its_jobs_still_finish() {
     let inits = spec["initContainers"]
         .as_sequence()
         .expect("initContainers");
-    let wg = named(inits, "warmgate");
+    let wg = named(inits, CONTAINER_NAME);
     assert_eq!(wg["restartPolicy"].as_str(), Some("Always"));
     // Never a startupProbe that waits for the app: the kubelet starts the app after it passes.
     assert_eq!(
@@ -264,7 +276,7 @@ fn cronjob_gets_a_native_sidecar_so_its_jobs_still_finish() {
         config_of(wg)["target"]["url"].as_str(),
         Some("http://127.0.0.1:8080")
     );
-    assert_http_probe(&cs[0]["readinessProbe"], "/readyz", 9901);
+    assert_http_probe(&cs[0]["readinessProbe"], "/readyz", PORT);
     assert_eq!(after[0]["spec"]["schedule"], before[0]["spec"]["schedule"]);
     assert_eq!(spec["restartPolicy"].as_str(), Some("OnFailure"));
 }
@@ -280,7 +292,7 @@ fn native_sidecar_option_moves_warmgate_to_init_containers() {
     let inits = pod_spec(&after[0])["initContainers"]
         .as_sequence()
         .expect("initContainers");
-    let wg = named(inits, "warmgate");
+    let wg = named(inits, CONTAINER_NAME);
     assert_ne!(
         wg["startupProbe"]["httpGet"]["path"].as_str(),
         Some("/startupz")
@@ -301,10 +313,10 @@ fn unannotated_workloads_pass_through_unless_all() {
         let spec = pod_spec(doc);
         let in_containers = containers(doc)
             .iter()
-            .any(|c| c["name"].as_str() == Some("warmgate"));
+            .any(|c| c["name"].as_str() == Some(CONTAINER_NAME));
         let in_inits = spec["initContainers"]
             .as_sequence()
-            .is_some_and(|l| l.iter().any(|c| c["name"].as_str() == Some("warmgate")));
+            .is_some_and(|l| l.iter().any(|c| c["name"].as_str() == Some(CONTAINER_NAME)));
         assert!(
             in_containers ^ in_inits,
             "{:?} not injected exactly once",
@@ -376,8 +388,8 @@ fn other_impossible_requests_are_refused() {
     let cases = [
         // No port anywhere.
         (deployment("", "      - {name: a, image: a}\n"), "containers[0].ports"),
-        // The app already uses 9901.
-        (deployment("", "      - {name: a, image: a, ports: [{containerPort: 9901}]}\n"), "warmgate.io/port"),
+        // The app already uses warmgate's port.
+        (deployment("", &format!("      - {{name: a, image: a, ports: [{{containerPort: {PORT}}}]}}\n")), "warmgate.io/port"),
         // Unknown container.
         (deployment(", warmgate.io/container: b", "      - {name: a, image: a, ports: [{containerPort: 80}]}\n"), "warmgate.io/container"),
         // Readiness on another port than warm-up: readiness_path would be checked on the wrong port.
@@ -410,7 +422,7 @@ fn https_readiness_probe_targets_https_with_insecure_tls() {
     let input = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: {warmgate.io/inject: \"true\"}\nspec:\n  containers:\n  - name: a\n    image: a\n    ports: [{containerPort: 8443}]\n    readinessProbe: {httpGet: {path: /healthz, port: 8443, scheme: HTTPS}}\n";
     let out =
         parse_documents(&inject_str(input, &Options::default()).expect("inject")).expect("parse");
-    let cfg = config_of(named(containers(&out[0]), "warmgate"));
+    let cfg = config_of(named(containers(&out[0]), CONTAINER_NAME));
     assert_eq!(
         cfg["target"]["url"].as_str(),
         Some("https://127.0.0.1:8443")
@@ -439,7 +451,7 @@ fn list_items_are_injected_and_errors_name_the_item() {
     for it in items {
         assert!(containers(it)
             .iter()
-            .any(|c| c["name"].as_str() == Some("warmgate")));
+            .any(|c| c["name"].as_str() == Some(CONTAINER_NAME)));
     }
     let bad = format!(
         "apiVersion: v1\nkind: List\nitems:\n{}{}",

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use warmgate::inject::{inject_str, parse_documents, Options};
+use warmgate::inject::{inject_str, parse_documents, Options, CONTAINER_NAME};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -71,7 +71,7 @@ fn stdin_input_with_all_and_image() {
                 .iter()
                 .filter_map(|k| spec[*k].as_sequence().cloned())
                 .flatten()
-                .filter(|c| c["name"].as_str() == Some("warmgate"))
+                .filter(|c| c["name"].as_str() == Some(CONTAINER_NAME))
                 .filter_map(|c| c["image"].as_str().map(str::to_string))
                 .collect::<Vec<_>>()
         })
@@ -86,7 +86,10 @@ fn explicit_dash_reads_stdin_and_native_sidecar_flag_applies() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let docs = parse_documents(&text(&out.stdout)).expect("output parses");
     let spec = &docs[0]["spec"]["template"]["spec"];
-    assert_eq!(spec["initContainers"][0]["name"].as_str(), Some("warmgate"));
+    assert_eq!(
+        spec["initContainers"][0]["name"].as_str(),
+        Some(CONTAINER_NAME)
+    );
     assert_eq!(
         spec["initContainers"][0]["restartPolicy"].as_str(),
         Some("Always")

@@ -1,10 +1,25 @@
 //! Configuration in two stages: raw values from a YAML/TOML file, inline YAML and
-//! `WARMGATE_<SECTION>__<KEY>` environment overrides (merged by the `config` crate), then a
-//! validated, typed [`Settings`] built once. Every problem is reported at once.
+//! `WARMGATE_<SECTION>__<KEY>` environment overrides (merged by the `config` crate) are read
+//! into the typed schema, [`ConfigFile`]; then [`validate`] builds the [`Settings`] once. Every
+//! problem is reported at once, with its key path.
+//!
+//! # Layout
+//! - `schema`: every key, its type and its default ([`ConfigFile`] and its sections).
+//! - `defaults`: the defaults as named constants (inject and the deploy tests use them too).
+//! - `values`: how durations, status sets and secret header values are written.
+//! - `read`: merged values -> [`ConfigFile`], field by field, collecting problems.
+//! - `validate`: [`ConfigFile`] -> [`Settings`], collecting problems (`endpoints`: that list's).
+//! - `problem`: [`Problem`], a key path and a message.
+//! - `show`: [`Settings`] -> the effective configuration, through the schema's `Serialize`.
 
-mod fields;
-mod sections;
+mod defaults;
+mod endpoints;
+mod problem;
+mod read;
+mod schema;
 mod show;
+mod validate;
+mod values;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,8 +30,14 @@ use http::{HeaderMap, Method};
 use loadgen::{HttpVersion, StatusSet};
 use url::Url;
 
-pub use sections::{DEFAULT_LISTEN, DEFAULT_RATE_PER_ENDPOINT};
+pub use defaults::*;
+pub use problem::{Problem, Section};
+pub use schema::{
+    ConfigFile, EndpointSection, GateSection, HttpMode, LogSection, TargetSection, TrafficSection,
+};
 pub use show::effective;
+pub use validate::validate;
+pub use values::{Secret, Statuses, REDACTED};
 
 /// Environment variable naming the configuration file (not an override).
 pub const ENV_FILE: &str = "WARMGATE_CONFIG_FILE";
@@ -55,7 +76,7 @@ impl Sources {
 pub struct ConfigErrors(pub Vec<String>);
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -65,7 +86,7 @@ pub enum LogFormat {
 }
 
 /// What happens when the warm-up deadline passes without a ready verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnDeadline {
     /// Stay unready for good (the kubelet restarts the container the startupProbe is on).
@@ -153,8 +174,8 @@ pub struct Traffic {
 /// The `gate:` section: the criterion itself, plus what happens around it.
 #[derive(Debug, Clone)]
 pub struct GateConfig {
-    /// The verdict's thresholds, with each endpoint's ceiling resolved (its own, else
-    /// [`GateConfig::ceiling`]), in endpoint order.
+    /// The verdict's thresholds, with one [`crate::gate::EndpointSpec`] per endpoint (by name)
+    /// whose ceiling is resolved: the endpoint's own, else [`GateConfig::ceiling`].
     pub criterion: crate::gate::GateSettings,
     /// The global ceiling as configured.
     pub ceiling: Option<Duration>,
@@ -168,7 +189,17 @@ pub struct GateConfig {
 /// unreadable file, syntax errors, unknown keys, bad values, impossible combinations.
 pub fn load(sources: &Sources) -> Result<Settings, ConfigErrors> {
     let raw = merge(sources)?;
-    sections::build(raw)
+    let mut problems = problem::Problems::default();
+    let file = read::config_file(raw, &mut problems);
+    // Checked even when some fields were bad (they hold their defaults): every problem at once.
+    let settings = validate::settings(file, &mut problems);
+    if problems.0.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigErrors(
+            problems.0.iter().map(ToString::to_string).collect(),
+        ))
+    }
 }
 
 fn merge(sources: &Sources) -> Result<serde_json::Value, ConfigErrors> {

@@ -217,11 +217,66 @@ fn each_endpoint_gets_its_own_ceiling_else_the_global_one() {
         "gate: {ceiling: 200ms}\nendpoints:\n  - {name: a, path: /a, ceiling: 50ms}\n  - {name: b, path: /b}\ntraffic: {rate: 400}\n",
     )
     .expect("valid");
+    let ceilings: Vec<(&str, Option<Duration>)> = s
+        .gate
+        .criterion
+        .endpoints
+        .iter()
+        .map(|e| (e.name.as_str(), e.ceiling))
+        .collect();
     assert_eq!(
-        s.gate.criterion.ceilings,
+        ceilings,
         vec![
-            Some(Duration::from_millis(50)),
-            Some(Duration::from_millis(200))
+            ("a", Some(Duration::from_millis(50))),
+            ("b", Some(Duration::from_millis(200)))
         ]
     );
+}
+
+#[test]
+fn env_overrides_of_durations_may_be_plain_seconds() {
+    // try_parsing(true) turns "600" into an integer: it must still read as a duration.
+    let s = with_env(
+        "{}",
+        &[
+            ("WARMGATE_GATE__DEADLINE", "900"),
+            ("WARMGATE_TARGET__WAIT_TIMEOUT", "2m"),
+        ],
+    )
+    .expect("valid");
+    assert_eq!(s.gate.deadline, Duration::from_secs(900));
+    assert_eq!(s.target.wait_timeout, Duration::from_secs(120));
+}
+
+#[test]
+fn the_effective_config_loads_back_as_itself() {
+    // `warmgate check` prints what the schema serializes; read back, it is the same config.
+    for yaml in [
+        "{}",
+        "gate: {ceiling: 200ms, window: 2s, lookback: 20s, on_deadline: open}\n\
+         target: {http: h2c, readiness_path: /ready, insecure_tls: true}\n\
+         log: {format: json}\n\
+         endpoints:\n  - {name: a, path: /a, method: post, expect_status: [200, 204], ceiling: 50ms}\n  \
+         - {path: /b/c, weight: 3, body: x, timeout: 1500ms}\n\
+         traffic: {rate: 900, ramp: 0s, after_ready_rate: 5}\n",
+    ] {
+        let first = effective(&from_yaml(yaml).expect("valid"));
+        let text = serde_json::to_string(&first).expect("writes");
+        let again = effective(&from_yaml(&text).expect("reloads"));
+        assert_eq!(first, again, "{yaml}");
+    }
+}
+
+#[test]
+fn problems_carry_their_section_for_callers() {
+    let file = ConfigFile {
+        traffic: TrafficSection {
+            rate: Some(1.0),
+            ..TrafficSection::default()
+        },
+        ..ConfigFile::default()
+    };
+    let problems = validate(file).expect_err("a trickle is refused");
+    assert_eq!(problems[0].section, Section::Traffic, "{problems:?}");
+    assert!(problems[0].to_string().starts_with("traffic.rate: "));
 }

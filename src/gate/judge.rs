@@ -147,7 +147,7 @@ pub(crate) fn judge_endpoint(
     let q_new = (!new.is_empty()).then(|| new.value_at_quantile(q));
 
     let error_rate = checks::errors(settings, history, index, &mut f);
-    let ceiling = settings.ceiling(index);
+    let ceiling = settings.ceiling(name);
     checks::ceiling(ceiling, q_new, &mut f);
     let trend = checks::trend(settings, history, index, old.len() + new.len() > 0, &mut f);
     let change = checks::halves(settings, q_old, q_new, &mut f);

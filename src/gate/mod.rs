@@ -53,7 +53,7 @@ pub mod synth;
 
 use serde::Serialize;
 
-pub use settings::GateSettings;
+pub use settings::{EndpointSpec, GateSettings};
 
 use history::{History, WindowRecord};
 use judge::{history_reason, judge_endpoint, judge_generator, lookback_reason};

@@ -34,12 +34,22 @@ pub struct GateSettings {
     pub min_rate_ratio: f64,
     /// Largest p99 schedule lag allowed in every window of the lookback.
     pub max_lag: Duration,
-    /// Absolute bound on each endpoint's new-half quantile, in plan order (missing = none).
-    pub ceilings: Vec<Option<Duration>>,
+    /// What each endpoint is held to beyond the numbers above, matched by name (an endpoint
+    /// without a spec has no ceiling).
+    pub endpoints: Vec<EndpointSpec>,
+}
+
+/// One endpoint's own part of the criterion, found by the endpoint's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointSpec {
+    /// The endpoint's name, as in the plan and the snapshots.
+    pub name: String,
+    /// Absolute bound on the endpoint's new-half quantile (None: no bound).
+    pub ceiling: Option<Duration>,
 }
 
 impl Default for GateSettings {
-    /// The documented defaults (DESIGN.md), no ceilings.
+    /// The documented defaults (DESIGN.md), no endpoint specs (so no ceilings).
     fn default() -> Self {
         GateSettings {
             quantile: 0.99,
@@ -56,7 +66,7 @@ impl Default for GateSettings {
             min_requests: 0,
             min_rate_ratio: 0.95,
             max_lag: Duration::from_millis(50),
-            ceilings: Vec::new(),
+            endpoints: Vec::new(),
         }
     }
 }
@@ -91,9 +101,12 @@ impl GateSettings {
         }
     }
 
-    /// The ceiling of endpoint `index` (plan order), if any.
-    pub(crate) fn ceiling(&self, index: usize) -> Option<Duration> {
-        self.ceilings.get(index).copied().flatten()
+    /// The ceiling of the endpoint named `name`, if it has one.
+    pub(crate) fn ceiling(&self, name: &str) -> Option<Duration> {
+        self.endpoints
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.ceiling)
     }
 
     /// `p99`, `p99.9`, `p50`: the quantile's usual short name.
@@ -137,6 +150,21 @@ mod tests {
             ..GateSettings::default()
         };
         assert_eq!(s.lookback_windows(), GateSettings::MAX_LOOKBACK_WINDOWS);
+    }
+
+    #[test]
+    fn ceilings_are_found_by_endpoint_name_not_position() {
+        let spec = |name: &str, ms| EndpointSpec {
+            name: name.to_string(),
+            ceiling: Some(Duration::from_millis(ms)),
+        };
+        let s = GateSettings {
+            endpoints: vec![spec("search", 80), spec("home", 30)],
+            ..GateSettings::default()
+        };
+        assert_eq!(s.ceiling("home"), Some(Duration::from_millis(30)));
+        assert_eq!(s.ceiling("search"), Some(Duration::from_millis(80)));
+        assert_eq!(s.ceiling("other"), None);
     }
 
     #[test]

@@ -1,46 +1,22 @@
-//! What `warmgate inject` adds: the warmgate container, its inline configuration and the
-//! probes that point the app's readiness and startup at warmgate.
+//! What `warmgate inject` adds: the warmgate container (carrying the [`InlineConfig`] as
+//! text) and the probes that point the app's readiness and startup at warmgate.
 
 use yaml_serde::{Mapping, Value};
+
+use super::inline::{InlineConfig, STARTUP_PERIOD_S};
 
 /// Name of the injected container; its presence marks a pod spec as already injected.
 pub const CONTAINER_NAME: &str = "warmgate";
 /// warmgate's probe, metrics and status port (DESIGN.md `listen`).
-pub const PORT: u16 = 9901;
+pub const PORT: u16 = crate::config::DEFAULT_PORT;
+/// The name of warmgate's container port, which its own probes use.
+pub const PORT_NAME: &str = "warmgate";
 /// The image `warmgate inject` uses unless `--image` says otherwise.
 pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/warmgate/warmgate:", env!("CARGO_PKG_VERSION"));
 /// Environment variable carrying the whole configuration as YAML.
-pub const CONFIG_ENV: &str = "WARMGATE_CONFIG_YAML";
-
-/// warmgate's default `target.wait_timeout`, in seconds.
-pub const DEFAULT_WAIT_S: u64 = 300;
-/// warmgate's default `gate.deadline`, in seconds.
-pub const DEFAULT_DEADLINE_S: u64 = 600;
-/// Slack on top of wait + deadline so the kubelet never gives up before warmgate decides.
-pub const STARTUP_MARGIN_S: u64 = 60;
-/// `periodSeconds` of the injected startupProbe.
-pub const STARTUP_PERIOD_S: u64 = 10;
+pub const CONFIG_ENV: &str = crate::config::ENV_YAML;
 /// `periodSeconds` of the injected readinessProbe when the app had none.
 pub const READY_PERIOD_S: u64 = 5;
-
-/// The warm-up configuration written into [`CONFIG_ENV`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    /// `target.url`, e.g. `http://127.0.0.1:8080`.
-    pub url: String,
-    /// `target.insecure_tls`: set when the app's own probe used `scheme: HTTPS`.
-    pub insecure_tls: bool,
-    /// `target.readiness_path`: the app's own readiness httpGet path, still checked.
-    pub readiness_path: Option<String>,
-    /// `target.wait_timeout` in seconds.
-    pub wait_s: u64,
-    /// `gate.deadline` in seconds.
-    pub deadline_s: u64,
-    /// `(name, path)` of each endpoint.
-    pub endpoints: Vec<(String, String)>,
-    /// `traffic.rate`, when annotated.
-    pub rate: Option<f64>,
-}
 
 fn map(pairs: Vec<(&str, Value)>) -> Value {
     let mut m = Mapping::new();
@@ -48,74 +24,6 @@ fn map(pairs: Vec<(&str, Value)>) -> Value {
         m.insert(Value::from(k), v);
     }
     Value::Mapping(m)
-}
-
-fn number(x: f64) -> Value {
-    // Whole rates are written as integers so the config reads `rate: 200`, not `200.0`.
-    if x.fract() == 0.0 && x >= 0.0 && x < u64::MAX as f64 {
-        Value::from(x as u64)
-    } else {
-        Value::from(x)
-    }
-}
-
-impl Settings {
-    /// Renders the configuration as the YAML text warmgate reads from [`CONFIG_ENV`].
-    /// Fails only if the YAML writer does (a tree of strings, numbers and mappings).
-    pub fn to_yaml(&self) -> Result<String, String> {
-        let mut target = vec![("url", Value::from(self.url.as_str()))];
-        if self.insecure_tls {
-            target.push(("insecure_tls", Value::Bool(true)));
-        }
-        if let Some(path) = &self.readiness_path {
-            target.push(("readiness_path", Value::from(path.as_str())));
-        }
-        target.push(("wait_timeout", Value::from(format!("{}s", self.wait_s))));
-        let endpoints = self
-            .endpoints
-            .iter()
-            .map(|(name, path)| {
-                map(vec![
-                    ("name", Value::from(name.as_str())),
-                    ("path", Value::from(path.as_str())),
-                ])
-            })
-            .collect();
-        let mut top = vec![
-            ("target", map(target)),
-            ("endpoints", Value::Sequence(endpoints)),
-        ];
-        if let Some(rate) = self.rate {
-            top.push(("traffic", map(vec![("rate", number(rate))])));
-        }
-        top.push((
-            "gate",
-            map(vec![(
-                "deadline",
-                Value::from(format!("{}s", self.deadline_s)),
-            )]),
-        ));
-        yaml_serde::to_string(&map(top)).map_err(|e| format!("cannot write the configuration: {e}"))
-    }
-
-    /// Problems warmgate's own configuration loader finds in `yaml` (from
-    /// [`Settings::to_yaml`]), as `path: message` lines (e.g. a rate too low for the gate to
-    /// ever collect enough samples).
-    pub fn problems(yaml: &str) -> Vec<String> {
-        let sources = crate::config::Sources {
-            yaml: Some(yaml.to_string()),
-            ..crate::config::Sources::default()
-        };
-        match crate::config::load(&sources) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.0,
-        }
-    }
-
-    /// `failureThreshold` of the app's startupProbe: covers wait + deadline + margin.
-    pub fn startup_failure_threshold(&self) -> u64 {
-        (self.wait_s + self.deadline_s + STARTUP_MARGIN_S).div_ceil(STARTUP_PERIOD_S)
-    }
 }
 
 fn http_get(path: &str, port: Value) -> Value {
@@ -143,7 +51,7 @@ pub fn container(image: &str, config_yaml: &str, layout: Layout) -> Value {
             m.insert(
                 Value::from("startupProbe"),
                 map(vec![
-                    ("httpGet", http_get("/livez", Value::from("warmgate"))),
+                    ("httpGet", http_get("/livez", Value::from(PORT_NAME))),
                     ("periodSeconds", Value::from(1)),
                     ("failureThreshold", Value::from(30)),
                 ]),
@@ -151,7 +59,7 @@ pub fn container(image: &str, config_yaml: &str, layout: Layout) -> Value {
             m.insert(
                 Value::from("readinessProbe"),
                 map(vec![
-                    ("httpGet", http_get("/readyz", Value::from("warmgate"))),
+                    ("httpGet", http_get("/readyz", Value::from(PORT_NAME))),
                     ("periodSeconds", Value::from(READY_PERIOD_S)),
                     ("failureThreshold", Value::from(3)),
                 ]),
@@ -169,7 +77,7 @@ fn base_container(image: &str, config_yaml: &str) -> Value {
         (
             "ports",
             Value::Sequence(vec![map(vec![
-                ("name", Value::from("warmgate")),
+                ("name", Value::from(PORT_NAME)),
                 ("containerPort", Value::from(PORT)),
                 ("protocol", Value::from("TCP")),
             ])]),
@@ -184,7 +92,7 @@ fn base_container(image: &str, config_yaml: &str) -> Value {
         (
             "livenessProbe",
             map(vec![
-                ("httpGet", http_get("/livez", Value::from("warmgate"))),
+                ("httpGet", http_get("/livez", Value::from(PORT_NAME))),
                 ("periodSeconds", Value::from(10)),
                 ("timeoutSeconds", Value::from(1)),
                 ("failureThreshold", Value::from(3)),
@@ -255,14 +163,14 @@ pub fn readiness_probe(original: Option<&Mapping>) -> Value {
 }
 
 /// The app's new startupProbe: GET warmgate's /startupz, sized to wait + deadline + margin.
-pub fn startup_probe(settings: &Settings) -> Value {
+pub fn startup_probe(config: &InlineConfig) -> Value {
     map(vec![
         ("httpGet", http_get("/startupz", Value::from(PORT))),
         ("periodSeconds", Value::from(STARTUP_PERIOD_S)),
         ("timeoutSeconds", Value::from(1)),
         (
             "failureThreshold",
-            Value::from(settings.startup_failure_threshold()),
+            Value::from(config.startup_failure_threshold()),
         ),
     ])
 }
@@ -270,39 +178,6 @@ pub fn startup_probe(settings: &Settings) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn settings() -> Settings {
-        Settings {
-            url: "http://127.0.0.1:8080".into(),
-            insecure_tls: false,
-            readiness_path: Some("/healthz".into()),
-            wait_s: DEFAULT_WAIT_S,
-            deadline_s: DEFAULT_DEADLINE_S,
-            endpoints: vec![("root".into(), "/".into())],
-            rate: Some(200.0),
-        }
-    }
-
-    #[test]
-    fn config_yaml_carries_target_endpoints_rate_and_deadline() {
-        let text = settings().to_yaml().expect("writes");
-        assert!(Settings::problems(&text).is_empty(), "{text}");
-        let v: Value = yaml_serde::from_str(&text).expect("valid YAML");
-        assert_eq!(v["target"]["url"].as_str(), Some("http://127.0.0.1:8080"));
-        assert_eq!(v["target"]["readiness_path"].as_str(), Some("/healthz"));
-        assert_eq!(v["target"]["wait_timeout"].as_str(), Some("300s"));
-        assert_eq!(v["endpoints"][0]["path"].as_str(), Some("/"));
-        assert_eq!(v["traffic"]["rate"].as_u64(), Some(200));
-        assert_eq!(v["gate"]["deadline"].as_str(), Some("600s"));
-    }
-
-    #[test]
-    fn startup_budget_covers_wait_deadline_and_margin() {
-        let s = settings();
-        let budget = s.startup_failure_threshold() * STARTUP_PERIOD_S;
-        assert!(budget >= s.wait_s + s.deadline_s + STARTUP_MARGIN_S);
-        assert!(budget < s.wait_s + s.deadline_s + STARTUP_MARGIN_S + STARTUP_PERIOD_S);
-    }
 
     #[test]
     fn readiness_keeps_timing_and_drops_old_handler() {

@@ -10,14 +10,20 @@
 //! # Layout
 //! - `annotations`: the `warmgate.io/*` annotations, checked.
 //! - `workload`: where each kind keeps its pod spec.
-//! - `pod`: the app container, its port and probes; appends the container.
-//! - `container`: the injected container, its configuration and probes.
+//! - `pod`: injects one pod spec, step by step (select, port, probes, budget, check, render).
+//! - `ports`: the app's port, and warmgate's own still free.
+//! - `probes`: what the app's own probes say (readiness path and scheme, startup budget).
+//! - `inline`: [`InlineConfig`], the configuration written inline, checked as typed config.
+//! - `container`: the injected container and the app's new probes.
 //! - `error`: errors naming the document and the field.
 
 mod annotations;
 mod container;
 mod error;
+mod inline;
 mod pod;
+mod ports;
+mod probes;
 mod workload;
 
 use std::io::{Read, Write};
@@ -26,8 +32,9 @@ use serde::Deserialize;
 use yaml_serde::Value;
 
 pub use annotations::{ANN_CONTAINER, ANN_ENDPOINTS, ANN_INJECT, ANN_PORT, ANN_RATE};
-pub use container::{Layout, CONFIG_ENV, CONTAINER_NAME, DEFAULT_IMAGE, PORT};
+pub use container::{Layout, CONFIG_ENV, CONTAINER_NAME, DEFAULT_IMAGE, PORT, PORT_NAME};
 pub use error::{DocRef, InjectError, InjectErrors};
+pub use inline::{InlineConfig, STARTUP_MARGIN_S, STARTUP_PERIOD_S};
 pub use workload::WORKLOADS;
 
 /// Command-line arguments of `warmgate inject`.

@@ -1,14 +1,14 @@
-//! Injects warmgate into one pod spec: resolves the app container and port, rewires its
-//! probes, and appends the warmgate container.
+//! Injects warmgate into one pod spec, in steps: select the app container, resolve its port,
+//! read its probes, size the startup budget, check the configuration, render and insert.
 
 use yaml_serde::{Mapping, Value};
 
-use super::annotations::{
-    endpoint_name, Request, ANN_CONTAINER, ANN_ENDPOINTS, ANN_PORT, ANN_RATE,
-};
-use super::container::Layout;
-use super::container::{self, Settings, CONTAINER_NAME, DEFAULT_DEADLINE_S, DEFAULT_WAIT_S, PORT};
+use super::annotations::{endpoint_name, Request, ANN_CONTAINER, ANN_ENDPOINTS, ANN_RATE};
+use super::container::{self, Layout, CONTAINER_NAME};
 use super::error::{DocRef, InjectError};
+use super::inline::InlineConfig;
+use super::{ports, probes};
+use crate::config::{Section, DEFAULT_DEADLINE};
 
 /// Where the pod spec sits inside the document, for error messages (`spec.template.spec`).
 pub struct At<'a> {
@@ -19,7 +19,8 @@ pub struct At<'a> {
 }
 
 impl At<'_> {
-    fn err(&self, field: impl AsRef<str>, message: impl Into<String>) -> InjectError {
+    /// An error with `field` of the pod spec.
+    pub(crate) fn err(&self, field: impl AsRef<str>, message: impl Into<String>) -> InjectError {
         InjectError::field(
             self.doc,
             format!("{}.{}", self.spec_path, field.as_ref()),
@@ -27,8 +28,26 @@ impl At<'_> {
         )
     }
 
-    fn ann_err(&self, key: &str, message: impl Into<String>) -> InjectError {
+    /// An error with the workload's annotation `key`.
+    pub(crate) fn ann_err(&self, key: &str, message: impl Into<String>) -> InjectError {
         InjectError::field(self.doc, format!("metadata.annotations.{key}"), message)
+    }
+}
+
+/// The app container warm-up goes to.
+pub struct App<'a> {
+    /// Its position in `containers`.
+    pub index: usize,
+    /// The container.
+    pub value: &'a Value,
+    /// `containers[i]`, for error messages.
+    pub field: String,
+}
+
+impl App<'_> {
+    /// The app's own readinessProbe, if any.
+    pub fn readiness_probe(&self) -> Option<&Mapping> {
+        self.value.get("readinessProbe").and_then(Value::as_mapping)
     }
 }
 
@@ -45,46 +64,12 @@ pub fn is_injected(spec: &Mapping) -> bool {
     })
 }
 
-/// A port field: a number, or a name looked up in the container's `ports`.
-fn resolve_port(value: &Value, app: &Value) -> Result<u16, String> {
-    let text = match value {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_string(),
-        _ => return Err("must be a port number or a port name".to_string()),
-    };
-    if text.chars().all(|c| c.is_ascii_digit()) {
-        return match text.parse::<u16>() {
-            Ok(p) if p > 0 => Ok(p),
-            _ => Err(format!("{text} is not a port number (1-65535)")),
-        };
-    }
-    let ports = app.get("ports").and_then(Value::as_sequence);
-    let found = ports
-        .into_iter()
-        .flatten()
-        .find(|p| p.get("name").and_then(Value::as_str) == Some(text.as_str()));
-    match found
-        .and_then(|p| p.get("containerPort"))
-        .and_then(Value::as_u64)
-    {
-        Some(p) if (1..=65535).contains(&p) => Ok(p as u16),
-        _ => {
-            let names: Vec<&str> = ports
-                .into_iter()
-                .flatten()
-                .filter_map(|p| p.get("name").and_then(Value::as_str))
-                .collect();
-            Err(format!(
-                "the app container has no port named {text:?} (named ports: {names:?})"
-            ))
-        }
-    }
-}
-
-/// `initialDelaySeconds + periodSeconds x failureThreshold` of a probe, with kubelet defaults.
-fn probe_budget_s(probe: &Mapping) -> u64 {
-    let get = |k: &str, d: u64| probe.get(k).and_then(Value::as_u64).unwrap_or(d);
-    get("initialDelaySeconds", 0) + get("periodSeconds", 10) * get("failureThreshold", 3)
+/// What injecting changes: the app's two probes and the container to add.
+struct Changes {
+    app_index: usize,
+    readiness: Value,
+    startup: Value,
+    sidecar: Value,
 }
 
 /// Adds warmgate to `spec`. Returns `Ok(false)` when it is already there (nothing changes).
@@ -98,11 +83,52 @@ pub fn inject(
     if is_injected(spec) {
         return Ok(false);
     }
+    let changes = plan(spec, req, image, layout, at)?;
+    apply(spec, changes, layout, at)?;
+    Ok(true)
+}
+
+/// Every step that reads the pod spec, up to the rendered changes; nothing is changed yet.
+fn plan(
+    spec: &Mapping,
+    req: &Request,
+    image: &str,
+    layout: Layout,
+    at: &At<'_>,
+) -> Result<Changes, InjectError> {
+    let app = select(spec, req, at)?;
+    let app_port = ports::app_port(req, &app, at)?;
+    ports::check_free(spec, at)?;
+    let readiness = probes::readiness(&app, app_port, at)?;
+    let scheme = if readiness.https { "https" } else { "http" };
+    let config = InlineConfig {
+        url: format!("{scheme}://127.0.0.1:{app_port}"),
+        insecure_tls: readiness.https,
+        readiness_path: readiness.path,
+        wait_timeout: probes::wait_timeout(&app),
+        deadline: DEFAULT_DEADLINE,
+        endpoints: endpoints(&req.paths),
+        rate: req.rate,
+    };
+    check(&config, &app, at)?;
+    let config_yaml = config
+        .to_yaml()
+        .map_err(|m| at.err(format!("{} (warmgate configuration)", app.field), m))?;
+    Ok(Changes {
+        app_index: app.index,
+        readiness: container::readiness_probe(app.readiness_probe()),
+        startup: container::startup_probe(&config),
+        sidecar: container::container(image, &config_yaml, layout),
+    })
+}
+
+/// Step one: the annotated container, else the first one.
+fn select<'s>(spec: &'s Mapping, req: &Request, at: &At<'_>) -> Result<App<'s>, InjectError> {
     let containers = match spec.get("containers").and_then(Value::as_sequence) {
         Some(cs) if !cs.is_empty() => cs,
         _ => return Err(at.err("containers", "the pod spec has no containers")),
     };
-    let app_index = match &req.container {
+    let index = match &req.container {
         None => 0,
         Some(wanted) => containers
             .iter()
@@ -115,148 +141,57 @@ pub fn inject(
                 )
             })?,
     };
-    let app = &containers[app_index];
-    let app_field = format!("containers[{app_index}]");
+    Ok(App {
+        index,
+        value: &containers[index],
+        field: format!("containers[{index}]"),
+    })
+}
 
-    let app_port = match &req.port {
-        Some(p) => {
-            resolve_port(&Value::from(p.as_str()), app).map_err(|m| at.ann_err(ANN_PORT, m))?
-        }
-        None => {
-            let first = app
-                .get("ports")
-                .and_then(Value::as_sequence)
-                .and_then(|ps| ps.first());
-            match first
-                .and_then(|p| p.get("containerPort"))
-                .and_then(Value::as_u64)
-            {
-                Some(p) if (1..=65535).contains(&p) => p as u16,
-                _ => {
-                    return Err(at.err(
-                        format!("{app_field}.ports"),
-                        format!("the app container declares no containerPort: set {ANN_PORT}"),
-                    ))
-                }
-            }
-        }
+/// One endpoint per annotated path, named after it (unique).
+fn endpoints(paths: &[String]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for path in paths {
+        let taken: Vec<String> = out.iter().map(|(n, _)| n.clone()).collect();
+        out.push((endpoint_name(path, &taken), path.clone()));
+    }
+    out
+}
+
+/// What warmgate itself would refuse at start-up is refused here, naming the annotation that
+/// set the section at fault (the rate, the endpoints), else the app container.
+fn check(config: &InlineConfig, app: &App<'_>, at: &At<'_>) -> Result<(), InjectError> {
+    let Some(problem) = config.problems().into_iter().next() else {
+        return Ok(());
     };
-    if app_port == PORT {
-        return Err(at.ann_err(
-            ANN_PORT,
-            format!("the app port {PORT} is warmgate's own port"),
-        ));
-    }
-    for list in ["containers", "initContainers"] {
-        let cs = spec
-            .get(list)
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten();
-        for (i, c) in cs.enumerate() {
-            let mut ports = c
-                .get("ports")
-                .and_then(Value::as_sequence)
-                .into_iter()
-                .flatten();
-            if ports
-                .any(|p| p.get("containerPort").and_then(Value::as_u64) == Some(u64::from(PORT)))
-            {
-                return Err(at.err(
-                    format!("{list}[{i}].ports"),
-                    format!("port {PORT} is taken; warmgate needs it"),
-                ));
-            }
-        }
-    }
+    let message = format!("warmgate would refuse this configuration: {problem}");
+    Err(match problem.section {
+        Section::Traffic => at.ann_err(ANN_RATE, message),
+        Section::Endpoints => at.ann_err(ANN_ENDPOINTS, message),
+        _ => at.err(format!("{} (warmgate configuration)", app.field), message),
+    })
+}
 
-    // The app's own readiness httpGet path stays checked, through warmgate.
-    let old_ready = app.get("readinessProbe").and_then(Value::as_mapping);
-    let mut readiness_path = None;
-    let mut scheme = "http";
-    if let Some(get) = old_ready.and_then(|p| p.get("httpGet")) {
-        let field = format!("{app_field}.readinessProbe.httpGet");
-        let port = get
-            .get("port")
-            .ok_or_else(|| at.err(format!("{field}.port"), "missing"))?;
-        let port = resolve_port(port, app).map_err(|m| at.err(format!("{field}.port"), m))?;
-        if port != app_port {
-            return Err(at.err(
-                format!("{field}.port"),
-                format!(
-                    "the app's readiness is served on port {port} but warm-up goes to port {app_port}; \
-                     warmgate checks readiness_path on the warm-up port only: set {ANN_PORT} to {port}"
-                ),
-            ));
-        }
-        let path = get.get("path").and_then(Value::as_str).unwrap_or("/");
-        readiness_path = Some(if path.is_empty() {
-            "/".to_string()
-        } else {
-            path.to_string()
-        });
-        if get
-            .get("scheme")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.eq_ignore_ascii_case("https"))
-        {
-            scheme = "https";
-        }
-    }
-    // A slow-starting app keeps the startup budget it had: warmgate waits at least that long.
-    let old_start = app.get("startupProbe").and_then(Value::as_mapping);
-    let wait_s = old_start
-        .map(probe_budget_s)
-        .unwrap_or(0)
-        .max(DEFAULT_WAIT_S);
-
-    let mut endpoints: Vec<(String, String)> = Vec::new();
-    for path in &req.paths {
-        let taken: Vec<String> = endpoints.iter().map(|(n, _)| n.clone()).collect();
-        endpoints.push((endpoint_name(path, &taken), path.clone()));
-    }
-    let settings = Settings {
-        url: format!("{scheme}://127.0.0.1:{app_port}"),
-        insecure_tls: scheme == "https",
-        readiness_path,
-        wait_s,
-        deadline_s: DEFAULT_DEADLINE_S,
-        endpoints,
-        rate: req.rate,
-    };
-    // What warmgate itself would refuse at start-up is refused here, naming the annotation.
-    let config_yaml = settings
-        .to_yaml()
-        .map_err(|m| at.err(format!("{app_field} (warmgate configuration)"), m))?;
-    if let Some(problem) = Settings::problems(&config_yaml).into_iter().next() {
-        let key = if problem.starts_with("traffic.") {
-            Some(ANN_RATE)
-        } else if problem.starts_with("endpoints") {
-            Some(ANN_ENDPOINTS)
-        } else {
-            None
-        };
-        let message = format!("warmgate would refuse this configuration: {problem}");
-        return Err(match key {
-            Some(key) => at.ann_err(key, message),
-            None => at.err(format!("{app_field} (warmgate configuration)"), message),
-        });
-    }
-    let readiness = container::readiness_probe(old_ready);
-    let startup = container::startup_probe(&settings);
-    let sidecar = container::container(image, &config_yaml, layout);
-
+/// The last step: rewires the app's probes and adds the container.
+fn apply(
+    spec: &mut Mapping,
+    changes: Changes,
+    layout: Layout,
+    at: &At<'_>,
+) -> Result<(), InjectError> {
     let containers = spec
         .get_mut("containers")
         .and_then(Value::as_sequence_mut)
         .ok_or_else(|| at.err("containers", "the pod spec has no containers"))?;
-    let app = containers[app_index]
-        .as_mapping_mut()
+    let app_field = format!("containers[{}]", changes.app_index);
+    let app = containers
+        .get_mut(changes.app_index)
+        .and_then(Value::as_mapping_mut)
         .ok_or_else(|| at.err(&app_field, "a container must be a mapping"))?;
-    app.insert(Value::from("readinessProbe"), readiness);
-    app.insert(Value::from("startupProbe"), startup);
+    app.insert(Value::from("readinessProbe"), changes.readiness);
+    app.insert(Value::from("startupProbe"), changes.startup);
     match layout {
-        Layout::Container => containers.push(sidecar),
+        Layout::Container => containers.push(changes.sidecar),
         Layout::NativeSidecar => {
             // Last among the init containers: ordinary init steps finish first, then warmgate
             // starts, passes its /livez startupProbe at once, and the kubelet starts the app.
@@ -264,10 +199,10 @@ pub fn inject(
                 .entry(Value::from("initContainers"))
                 .or_insert_with(|| Value::Sequence(Vec::new()));
             match inits.as_sequence_mut() {
-                Some(list) => list.push(sidecar),
+                Some(list) => list.push(changes.sidecar),
                 None => return Err(at.err("initContainers", "must be a list")),
             }
         }
     }
-    Ok(true)
+    Ok(())
 }

@@ -1,0 +1,123 @@
+//! The `endpoints:` checks of stage two: names (given or derived from the path), paths,
+//! methods, secret headers and timeouts, one entry at a time.
+
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method};
+
+use super::problem::{Checks, Problems, Section};
+use super::schema::EndpointSection;
+use super::{EndpointSettings, DEFAULT_ENDPOINT_NAME};
+
+/// The endpoints `list` describes (None: the single default endpoint), recording problems.
+pub(super) fn endpoints(
+    list: Option<Vec<EndpointSection>>,
+    problems: &mut Problems,
+) -> Vec<EndpointSettings> {
+    let Some(list) = list else {
+        let mut none = Problems::default();
+        return vec![endpoint(
+            "endpoints[0]",
+            EndpointSection::default(),
+            &mut none,
+        )];
+    };
+    if list.is_empty() {
+        problems.push(
+            Section::Endpoints,
+            Section::Endpoints.key(),
+            "the list is empty; give at least one endpoint",
+        );
+    }
+    let mut out: Vec<EndpointSettings> = Vec::new();
+    for (i, section) in list.into_iter().enumerate() {
+        let path = format!("endpoints[{i}]");
+        let e = endpoint(&path, section, problems);
+        if out.iter().any(|o| o.name == e.name) {
+            problems.push(
+                Section::Endpoints,
+                &format!("{path}.name"),
+                format!("duplicate endpoint name {:?}", e.name),
+            );
+        }
+        out.push(e);
+    }
+    out
+}
+
+/// The name an endpoint without one gets: its path, made a valid label.
+fn name_from_path(path: &str) -> String {
+    let name: String = path
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        DEFAULT_ENDPOINT_NAME.to_string()
+    } else {
+        name
+    }
+}
+
+fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> EndpointSettings {
+    let mut c = Checks::new(Section::Endpoints, path, problems);
+    if !e.path.starts_with('/') {
+        c.problem("path", format!("{:?} must start with '/'", e.path));
+    }
+    let name = e.name.unwrap_or_else(|| name_from_path(&e.path));
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !name_ok {
+        c.problem(
+            "name",
+            format!("{name:?} must be 1-64 characters of [a-zA-Z0-9_-]"),
+        );
+    }
+    let method =
+        Method::from_bytes(e.method.to_ascii_uppercase().as_bytes()).unwrap_or_else(|_| {
+            c.problem("method", format!("invalid method {:?}", e.method));
+            Method::GET
+        });
+    let mut headers = HeaderMap::new();
+    for (k, v) in e.headers {
+        match (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v.0),
+        ) {
+            (Ok(name), Ok(mut value)) => {
+                value.set_sensitive(true);
+                headers.insert(name, value);
+            }
+            // Never echo the value: it may be a secret.
+            (Err(_), _) => c.problem("headers", format!("invalid header name {k:?}")),
+            (_, Err(_)) => c.problem(
+                "headers",
+                format!("header {k:?} has an invalid value (not shown)"),
+            ),
+        }
+    }
+    if e.timeout.is_zero() {
+        c.problem("timeout", "must be longer than zero");
+    }
+    EndpointSettings {
+        name,
+        path: e.path,
+        method,
+        headers,
+        body: e.body,
+        weight: e.weight,
+        expect_status: e.expect_status.0,
+        expect_body: e.expect_body,
+        timeout: e.timeout,
+        ceiling: e.ceiling,
+    }
+}

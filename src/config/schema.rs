@@ -1,0 +1,281 @@
+//! The configuration file's schema, written once: every key, its type and its default. Read
+//! field by field (`read`), checked into [`super::Settings`] (`validate`), and serialized back
+//! for `warmgate check` (`show`).
+//!
+//! Unknown keys are refused (`deny_unknown_fields`); a missing key takes its default.
+//! Values whose checks need context (the URL's host, a name's characters, ranges) stay plain
+//! here and are checked by `validate`, which reports every problem at once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use loadgen::HttpVersion;
+use serde::{Deserialize, Serialize};
+
+use super::defaults::*;
+use super::values::{self, Secret, Statuses};
+use super::{LogFormat, OnDeadline};
+use crate::gate::GateSettings;
+
+/// The whole configuration as written (YAML, TOML, or env overrides).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfigFile {
+    /// Address of the probe/metrics/status server, e.g. `0.0.0.0:9901`.
+    pub listen: String,
+    /// The `log:` section.
+    pub log: LogSection,
+    /// Time allowed to drain after SIGTERM.
+    #[serde(with = "values::duration")]
+    pub shutdown_grace: Duration,
+    /// The `target:` section.
+    pub target: TargetSection,
+    /// The endpoints; None means one endpoint `{name: root, path: /}`.
+    pub endpoints: Option<Vec<EndpointSection>>,
+    /// The `traffic:` section.
+    pub traffic: TrafficSection,
+    /// The `gate:` section.
+    pub gate: GateSection,
+}
+
+/// The `log:` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive.
+    pub level: String,
+}
+
+/// The `target:` section: the app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TargetSection {
+    /// Base URL; must be loopback unless `allow_remote`.
+    pub url: String,
+    /// Allow a host that is not loopback.
+    pub allow_remote: bool,
+    /// The app's own readiness path, e.g. `/ready`.
+    pub readiness_path: Option<String>,
+    /// How long `waiting` may last.
+    #[serde(with = "values::duration")]
+    pub wait_timeout: Duration,
+    /// HTTP version.
+    pub http: HttpMode,
+    /// Accept a self-signed certificate.
+    pub insecure_tls: bool,
+}
+
+/// `target.http`: how warm-up requests speak HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpMode {
+    /// HTTP/1.1 only.
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge (`http2` is accepted too).
+    #[serde(alias = "http2")]
+    H2c,
+    /// Whatever the client negotiates.
+    Auto,
+}
+
+impl From<HttpMode> for HttpVersion {
+    fn from(mode: HttpMode) -> HttpVersion {
+        match mode {
+            HttpMode::Http1 => HttpVersion::Http1,
+            HttpMode::H2c => HttpVersion::Http2PriorKnowledge,
+            HttpMode::Auto => HttpVersion::Auto,
+        }
+    }
+}
+
+impl From<HttpVersion> for HttpMode {
+    fn from(version: HttpVersion) -> HttpMode {
+        match version {
+            HttpVersion::Http1 => HttpMode::Http1,
+            HttpVersion::Http2PriorKnowledge => HttpMode::H2c,
+            HttpVersion::Auto => HttpMode::Auto,
+        }
+    }
+}
+
+/// One entry of `endpoints:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EndpointSection {
+    /// Label value, `[a-zA-Z0-9_-]{1,64}`; None derives it from the path.
+    pub name: Option<String>,
+    /// Path and query, starting with `/`.
+    pub path: String,
+    /// HTTP method.
+    pub method: String,
+    /// Extra headers; the values are secret and print as `<redacted>`.
+    pub headers: BTreeMap<String, Secret>,
+    /// Request body.
+    pub body: Option<String>,
+    /// Share of the rate.
+    pub weight: u32,
+    /// Accepted statuses: `"200-399"`, `"200,404"`, `204` or `[200, 204]`.
+    pub expect_status: Statuses,
+    /// Text the answer must contain.
+    pub expect_body: Option<String>,
+    /// Per-request timeout.
+    #[serde(with = "values::duration")]
+    pub timeout: Duration,
+    /// Absolute bound on this endpoint's gate quantile (wins over `gate.ceiling`).
+    #[serde(with = "values::opt_duration")]
+    pub ceiling: Option<Duration>,
+}
+
+/// The `traffic:` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrafficSection {
+    /// Requests per second, all endpoints together; None: [`DEFAULT_RATE_PER_ENDPOINT`] each.
+    pub rate: Option<f64>,
+    /// Cap on requests in flight.
+    pub max_inflight: usize,
+    /// Linear ramp from 10% of the rate to the rate.
+    #[serde(with = "values::duration")]
+    pub ramp: Duration,
+    /// Requests per second once ready (0: stop).
+    pub after_ready_rate: f64,
+}
+
+/// The `gate:` section: the criterion's numbers, plus the deadline around them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateSection {
+    /// The judged quantile.
+    pub quantile: f64,
+    /// Length of one window.
+    #[serde(with = "values::duration")]
+    pub window: Duration,
+    /// How far back each evaluation looks.
+    #[serde(with = "values::duration")]
+    pub lookback: Duration,
+    /// Passing evaluations in a row needed.
+    pub consecutive: u32,
+    /// Allowed relative change between the halves.
+    pub tolerance: f64,
+    /// ... or this absolute change.
+    #[serde(with = "values::duration")]
+    pub noise_floor: Duration,
+    /// Relative half-width allowed for the new half's 95% interval.
+    pub interval: f64,
+    /// Mann-Kendall |z| bound.
+    pub trend_z: f64,
+    /// Theil-Sen drift and rise bound.
+    pub max_drift: f64,
+    /// Largest share of non-ok outcomes.
+    pub max_error_rate: f64,
+    /// Samples needed per endpoint, per half of the lookback.
+    pub min_samples: u64,
+    /// Requests needed per endpoint since warming began.
+    pub min_requests: u64,
+    /// Achieved / target rate needed in every window.
+    pub min_rate_ratio: f64,
+    /// Largest p99 schedule lag allowed in every window.
+    #[serde(with = "values::duration")]
+    pub max_lag: Duration,
+    /// Absolute bound on every endpoint's quantile (an endpoint's own wins).
+    #[serde(with = "values::opt_duration")]
+    pub ceiling: Option<Duration>,
+    /// How long a warm-up may take.
+    #[serde(with = "values::duration")]
+    pub deadline: Duration,
+    /// What happens at the deadline.
+    pub on_deadline: OnDeadline,
+}
+
+impl Default for ConfigFile {
+    fn default() -> Self {
+        ConfigFile {
+            listen: DEFAULT_LISTEN.to_string(),
+            log: LogSection::default(),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            target: TargetSection::default(),
+            endpoints: None,
+            traffic: TrafficSection::default(),
+            gate: GateSection::default(),
+        }
+    }
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: LogFormat::Text,
+            level: DEFAULT_LOG_LEVEL.to_string(),
+        }
+    }
+}
+
+impl Default for TargetSection {
+    fn default() -> Self {
+        TargetSection {
+            url: DEFAULT_TARGET_URL.to_string(),
+            allow_remote: false,
+            readiness_path: None,
+            wait_timeout: DEFAULT_WAIT_TIMEOUT,
+            http: HttpMode::default(),
+            insecure_tls: false,
+        }
+    }
+}
+
+impl Default for EndpointSection {
+    fn default() -> Self {
+        EndpointSection {
+            name: None,
+            path: DEFAULT_ENDPOINT_PATH.to_string(),
+            method: DEFAULT_METHOD.to_string(),
+            headers: BTreeMap::new(),
+            body: None,
+            weight: DEFAULT_WEIGHT,
+            expect_status: Statuses::default(),
+            expect_body: None,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+            ceiling: None,
+        }
+    }
+}
+
+impl Default for TrafficSection {
+    fn default() -> Self {
+        TrafficSection {
+            rate: None,
+            max_inflight: DEFAULT_MAX_INFLIGHT,
+            ramp: DEFAULT_RAMP,
+            after_ready_rate: DEFAULT_AFTER_READY_RATE,
+        }
+    }
+}
+
+impl Default for GateSection {
+    /// The criterion's defaults are [`GateSettings::default`]'s, so they are written once.
+    fn default() -> Self {
+        let d = GateSettings::default();
+        GateSection {
+            quantile: d.quantile,
+            window: d.window,
+            lookback: d.lookback,
+            consecutive: d.consecutive,
+            tolerance: d.tolerance,
+            noise_floor: d.noise_floor,
+            interval: d.interval,
+            trend_z: d.trend_z,
+            max_drift: d.max_drift,
+            max_error_rate: d.max_error_rate,
+            min_samples: d.min_samples,
+            min_requests: d.min_requests,
+            min_rate_ratio: d.min_rate_ratio,
+            max_lag: d.max_lag,
+            ceiling: None,
+            deadline: DEFAULT_DEADLINE,
+            on_deadline: OnDeadline::Fail,
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Stage two: the typed [`ConfigFile`] -> validated [`Settings`], one section at a time,
+//! collecting every problem. A value that fails its check is reported and replaced by its
+//! default, so that the checks after it still run.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use url::{Host, Url};
+
+use super::defaults::{
+    DEFAULT_LISTEN, DEFAULT_PORT, DEFAULT_RATE_PER_ENDPOINT, DEFAULT_TARGET_URL,
+};
+use super::endpoints::endpoints;
+use super::problem::{Checks, Problem, Problems, Section};
+use super::schema::{ConfigFile, GateSection, LogSection, TargetSection, TrafficSection};
+use super::{EndpointSettings, GateConfig, LogFormat, Settings, Target, Traffic};
+use crate::gate::{EndpointSpec, GateSettings};
+
+/// Checks `file` and builds the settings it describes, or returns every problem found. The
+/// values are typed already (see [`super::load`] for text): what can fail here are ranges, the
+/// target's host, endpoint names and paths, and combinations of sections.
+pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
+    let mut problems = Problems::default();
+    let settings = settings(file, &mut problems);
+    if problems.0.is_empty() {
+        Ok(settings)
+    } else {
+        Err(problems.0)
+    }
+}
+
+/// Builds the settings, recording problems (bad values take their defaults).
+pub(super) fn settings(file: ConfigFile, problems: &mut Problems) -> Settings {
+    let mut top = Checks::of(Section::Top, problems);
+    let listen = file.listen.parse::<SocketAddr>().unwrap_or_else(|e| {
+        top.problem(
+            "listen",
+            format!(
+                "invalid address {:?}: {e} (write e.g. {DEFAULT_LISTEN:?})",
+                file.listen
+            ),
+        );
+        SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))
+    });
+    let (log_format, log_level) = log(file.log, problems);
+    let target = target(file.target, problems);
+    let endpoints = endpoints(file.endpoints, problems);
+    let traffic = traffic(file.traffic, endpoints.len(), problems);
+    let gate = gate(file.gate, &endpoints, problems);
+    let settings = Settings {
+        listen,
+        log_format,
+        log_level,
+        shutdown_grace: file.shutdown_grace,
+        target,
+        endpoints,
+        traffic,
+        gate,
+    };
+    cross_checks(&settings, problems);
+    settings
+}
+
+fn log(log: LogSection, problems: &mut Problems) -> (LogFormat, String) {
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log.level) {
+        Checks::of(Section::Log, problems)
+            .problem("level", format!("invalid filter {:?}: {e}", log.level));
+    }
+    (log.format, log.level)
+}
+
+fn target(t: TargetSection, problems: &mut Problems) -> Target {
+    let mut c = Checks::of(Section::Target, problems);
+    let url = match Url::parse(&t.url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            if !t.allow_remote && !is_loopback(&u) {
+                c.problem(
+                    "url",
+                    format!(
+                        "host {:?} is not loopback; warmgate sends synthetic traffic only to its own pod \
+                         unless target.allow_remote is true",
+                        u.host_str().unwrap_or("")
+                    ),
+                );
+            }
+            u
+        }
+        Ok(u) => {
+            c.problem(
+                "url",
+                format!(
+                    "{:?} must be http:// or https:// with a host (got scheme {:?})",
+                    t.url,
+                    u.scheme()
+                ),
+            );
+            default_url()
+        }
+        Err(e) => {
+            c.problem("url", format!("invalid URL {:?}: {e}", t.url));
+            default_url()
+        }
+    };
+    if let Some(p) = &t.readiness_path {
+        if !p.starts_with('/') {
+            c.problem("readiness_path", format!("{p:?} must start with '/'"));
+        }
+    }
+    Target {
+        url,
+        allow_remote: t.allow_remote,
+        readiness_path: t.readiness_path,
+        wait_timeout: t.wait_timeout,
+        http: t.http.into(),
+        insecure_tls: t.insecure_tls,
+    }
+}
+
+fn default_url() -> Url {
+    Url::parse(DEFAULT_TARGET_URL).expect("DEFAULT_TARGET_URL parses (see its test)")
+}
+
+/// True for 127.0.0.0/8, ::1 and `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+fn traffic(t: TrafficSection, endpoints: usize, problems: &mut Problems) -> Traffic {
+    let mut c = Checks::of(Section::Traffic, problems);
+    let rate = t
+        .rate
+        .unwrap_or(DEFAULT_RATE_PER_ENDPOINT * endpoints.max(1) as f64);
+    if !(rate.is_finite() && rate > 0.0 && rate <= 100_000.0) {
+        c.problem(
+            "rate",
+            format!("{rate} must be > 0 and <= 100000 requests per second"),
+        );
+    }
+    if t.max_inflight == 0 || t.max_inflight > 100_000 {
+        c.problem(
+            "max_inflight",
+            format!("{} must be between 1 and 100000", t.max_inflight),
+        );
+    }
+    let after = t.after_ready_rate;
+    if !(after.is_finite() && (0.0..=100_000.0).contains(&after)) {
+        c.problem(
+            "after_ready_rate",
+            format!("{after} must be >= 0 and <= 100000"),
+        );
+    }
+    Traffic {
+        rate,
+        max_inflight: t.max_inflight,
+        ramp: t.ramp,
+        after_ready_rate: after,
+    }
+}
+
+fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems) -> GateConfig {
+    let mut c = Checks::of(Section::Gate, problems);
+    for (key, v, lo, hi) in [
+        ("quantile", g.quantile, 0.0, 1.0),
+        ("tolerance", g.tolerance, 0.0, 10.0),
+        ("interval", g.interval, 0.0, 10.0),
+        ("trend_z", g.trend_z, 0.0, 100.0),
+        ("max_drift", g.max_drift, 0.0, 10.0),
+    ] {
+        if !(v.is_finite() && v > lo && v < hi) {
+            c.problem(
+                key,
+                format!("{v} must be between {lo} and {hi} (exclusive)"),
+            );
+        }
+    }
+    for (key, v) in [
+        ("max_error_rate", g.max_error_rate),
+        ("min_rate_ratio", g.min_rate_ratio),
+    ] {
+        if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+            c.problem(key, format!("{v} must be between 0 and 1"));
+        }
+    }
+    if g.consecutive == 0 {
+        c.problem("consecutive", "must be at least 1");
+    }
+    windows(g.window, g.lookback, &mut c);
+    if g.deadline.is_zero() {
+        c.problem("deadline", "must be longer than zero");
+    }
+    let specs = endpoints
+        .iter()
+        .map(|e| EndpointSpec {
+            name: e.name.clone(),
+            ceiling: e.ceiling.or(g.ceiling),
+        })
+        .collect();
+    GateConfig {
+        criterion: GateSettings {
+            quantile: g.quantile,
+            window: g.window,
+            lookback: g.lookback,
+            consecutive: g.consecutive,
+            tolerance: g.tolerance,
+            noise_floor: g.noise_floor,
+            interval: g.interval,
+            trend_z: g.trend_z,
+            max_drift: g.max_drift,
+            max_error_rate: g.max_error_rate,
+            min_samples: g.min_samples,
+            min_requests: g.min_requests,
+            min_rate_ratio: g.min_rate_ratio,
+            max_lag: g.max_lag,
+            endpoints: specs,
+        },
+        ceiling: g.ceiling,
+        deadline: g.deadline,
+        on_deadline: g.on_deadline,
+    }
+}
+
+/// The lookback must split into two halves of whole windows, within the gate's memory bound.
+fn windows(window: Duration, lookback: Duration, c: &mut Checks<'_>) {
+    if window < Duration::from_millis(100) {
+        c.problem(
+            "window",
+            format!(
+                "{} is too short (at least 100ms)",
+                humantime::format_duration(window)
+            ),
+        );
+        return;
+    }
+    let n = lookback.as_secs_f64() / window.as_secs_f64();
+    let max = GateSettings::MAX_LOOKBACK_WINDOWS as f64;
+    if n < 4.0 - 1e-9 || n > max || (n - n.round()).abs() > 1e-6 || (n.round() as u64) % 2 != 0 {
+        c.problem(
+            "lookback",
+            format!(
+                "must be an even multiple of gate.window, 4 to {max} windows (got {} / {} = {n:.2})",
+                humantime::format_duration(lookback),
+                humantime::format_duration(window)
+            ),
+        );
+    }
+}
+
+/// Problems that involve several sections.
+fn cross_checks(s: &Settings, problems: &mut Problems) {
+    let total_weight: u64 = s.endpoints.iter().map(|e| u64::from(e.weight)).sum();
+    if !s.endpoints.is_empty() && total_weight == 0 {
+        problems.push(
+            Section::Endpoints,
+            Section::Endpoints.key(),
+            "every weight is 0: nothing would be sent",
+        );
+        return;
+    }
+    let half = s.gate.criterion.lookback.as_secs_f64() / 2.0;
+    for (i, e) in s.endpoints.iter().enumerate() {
+        if e.weight == 0 {
+            problems.push(
+                Section::Endpoints,
+                &format!("endpoints[{i}].weight"),
+                "0 would never send this endpoint, so it could never be judged warm",
+            );
+            continue;
+        }
+        let rate = s.traffic.rate * f64::from(e.weight) / total_weight as f64;
+        let expected = rate * half;
+        if expected < s.gate.criterion.min_samples as f64 {
+            problems.push(
+                Section::Traffic,
+                "traffic.rate",
+                format!(
+                    "endpoint {:?} gets {rate:.0} rps, so half the lookback ({half:.0}s) holds ~{expected:.0} samples, \
+                     fewer than gate.min_samples {}: it could never become ready (raise the rate or the lookback)",
+                    e.name, s.gate.criterion.min_samples
+                ),
+            );
+        }
+    }
+}
