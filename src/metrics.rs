@@ -6,7 +6,7 @@ use prometheus::{
     Opts, Registry, TextEncoder,
 };
 
-use crate::state::Phase;
+use crate::phase::Phase;
 
 /// Bucket bounds of `warmgate_request_duration_seconds`, 1 ms .. 30 s.
 const BUCKETS: [f64; 18] = [
