@@ -176,3 +176,49 @@ impl Sidecar {
         info!("Stopped.");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Sources};
+
+    /// Settings for an app that never comes up (nothing listens on port 1 of loopback).
+    fn settings() -> Settings {
+        let sources = Sources {
+            yaml: Some(
+                "listen: \"127.0.0.1:0\"\nshutdown_grace: 2s\ntarget: {url: \"http://127.0.0.1:1\"}\n"
+                    .into(),
+            ),
+            ..Sources::default()
+        };
+        config::load(&sources).expect("valid settings")
+    }
+
+    #[tokio::test]
+    async fn a_drain_is_unready_at_once_and_ends_without_lingering() {
+        let sidecar = Sidecar::spawn(settings()).expect("spawns");
+        assert_ne!(sidecar.addr().port(), 0, "the bound port is reported");
+        assert!(sidecar.board().readyz().is_err());
+        let started = tokio::time::Instant::now();
+        let board = sidecar.board.clone();
+        sidecar.drain("test", Linger::No).await;
+        assert_eq!(
+            board.phase_and_reason(),
+            (Phase::Draining, "shutting down (test)".to_string())
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "Linger::No does not wait for shutdown_grace: {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_fails_to_spawn_naming_the_address() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        let mut s = settings();
+        s.listen = taken.local_addr().expect("addr");
+        let e = Sidecar::spawn(s).expect_err("port in use");
+        assert!(e.to_string().contains("cannot listen on 127.0.0.1:"), "{e}");
+    }
+}
