@@ -7,12 +7,15 @@
 //! - [`config`]: raw configuration (file, inline YAML, env overrides) -> validated [`config::Settings`].
 //! - [`gate`]: the statistical verdict over window snapshots.
 //! - [`agent`]: the phases: wait for the app, warm it, hold the verdict, re-warm, drain.
-//! - [`state`]: the cached state probes answer from.
+//! - [`phase`]: [`phase::Phase`], where the agent is in its life.
+//! - [`state`]: the [`state::StatusBoard`] probes answer from, and the typed /status document.
 //! - [`server`]: the probe/metrics/status HTTP server, on its own thread.
 //! - [`metrics`]: the Prometheus metrics.
-//! - [`demo`]: `warmgate demo`, the agent against an in-process simulated cold app.
+//! - [`sidecar`]: the lifecycle: settings -> [`sidecar::Sidecar::spawn`] -> drain on SIGTERM;
+//!   the runtime, the log set-up, the stop signal.
+//! - [`demo`]: `warmgate demo`, the sidecar against an in-process simulated cold app.
 //! - [`inject`]: adds warmgate to Kubernetes manifests.
-//! - [`cli`]: the `warmgate` command line.
+//! - [`cli`]: the `warmgate` command line: parses and dispatches.
 
 pub mod agent;
 pub mod cli;
@@ -21,5 +24,7 @@ pub mod demo;
 pub mod gate;
 pub mod inject;
 pub mod metrics;
+pub mod phase;
 pub mod server;
+pub mod sidecar;
 pub mod state;

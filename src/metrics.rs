@@ -6,7 +6,7 @@ use prometheus::{
     Opts, Registry, TextEncoder,
 };
 
-use crate::state::Phase;
+use crate::phase::Phase;
 
 /// Bucket bounds of `warmgate_request_duration_seconds`, 1 ms .. 30 s.
 const BUCKETS: [f64; 18] = [
@@ -14,27 +14,43 @@ const BUCKETS: [f64; 18] = [
     2.5, 10.0, 30.0,
 ];
 
-/// Every metric warmgate exports.
+/// Every metric warmgate exports (names and help texts in [`Metrics::new`]).
 #[derive(Debug, Clone)]
-#[allow(missing_docs)]
 pub struct Metrics {
     registry: Registry,
+    /// `warmgate_ready`: 1 when /readyz answers 200.
     pub ready: IntGauge,
+    /// `warmgate_phase{phase}`: 1 for the current phase, 0 for the others.
     pub phase: IntGaugeVec,
+    /// `warmgate_phase_duration_seconds`: time in the current phase (set when scraped).
     pub phase_duration: Gauge,
+    /// `warmgate_deadline_seconds`: the configured warm-up deadline.
     pub deadline: Gauge,
+    /// `warmgate_time_to_ready_seconds`: agent start to first ready (NaN before).
     pub time_to_ready: Gauge,
+    /// `warmgate_warmups_total`: warm-ups started.
     pub warmups: IntCounter,
+    /// `warmgate_deadline_opened_total`: times `on_deadline: open` opened the gate.
     pub deadline_opened: IntCounter,
+    /// `warmgate_requests_total{endpoint, outcome}`: synthetic requests completed.
     pub requests: IntCounterVec,
+    /// `warmgate_request_duration_seconds{endpoint}`: latency from the intended send time.
     pub duration: HistogramVec,
+    /// `warmgate_window_latency_seconds{endpoint, quantile}`: the last window's quantiles.
     pub window_latency: GaugeVec,
+    /// `warmgate_window_requests{endpoint}`: requests completed in the last window.
     pub window_requests: IntGaugeVec,
+    /// `warmgate_gate_pass{endpoint}`: 1 if the endpoint passed the last evaluation.
     pub gate_pass: IntGaugeVec,
+    /// `warmgate_gate_streak`: consecutive passing evaluations.
     pub gate_streak: IntGauge,
+    /// `warmgate_gate_evaluations_total{result}`: evaluations by result.
     pub evaluations: IntCounterVec,
+    /// `warmgate_target_rate`: requests/s the schedule asks for now.
     pub target_rate: Gauge,
+    /// `warmgate_achieved_rate`: requests/s sent in the last window.
     pub achieved_rate: Gauge,
+    /// `warmgate_schedule_lag_seconds`: the engine's p99 schedule lag in the last window.
     pub lag: Gauge,
 }
 

@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::state::Shared;
+use crate::state::StatusBoard;
 
 /// A running probe server.
 #[derive(Debug)]
@@ -30,21 +30,19 @@ impl ProbeServer {
     /// (in use, no permission) or the thread's runtime cannot start.
     pub fn start(
         addr: SocketAddr,
-        shared: Arc<Shared>,
+        board: Arc<StatusBoard>,
         stop: CancellationToken,
     ) -> std::io::Result<ProbeServer> {
         let std_listener = std::net::TcpListener::bind(addr)?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let rt = loadgen::runtime::build("warmgate-probes", loadgen::runtime::Threads::Caller)?;
         let thread = std::thread::Builder::new()
             .name("warmgate-probes".into())
             .spawn(move || {
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(std_listener) {
-                        Ok(listener) => serve(listener, shared, stop).await,
+                        Ok(listener) => serve(listener, board, stop).await,
                         Err(e) => warn!(error = %e, "Probe server could not start."),
                     }
                 })
@@ -58,7 +56,11 @@ impl ProbeServer {
     }
 }
 
-async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
+async fn serve(
+    listener: tokio::net::TcpListener,
+    board: Arc<StatusBoard>,
+    stop: CancellationToken,
+) {
     // Bounds concurrent probe connections: a flood cannot exhaust memory or file descriptors.
     let permits = Arc::new(tokio::sync::Semaphore::new(256));
     loop {
@@ -79,12 +81,12 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, stop: Can
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
+        let board = board.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(route(&shared, &req)) }
+                let board = board.clone();
+                async move { Ok::<_, Infallible>(route(&board, &req)) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -100,23 +102,21 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, stop: Can
 }
 
 /// Answers one request from cached state.
-pub fn route(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    route_parts(shared, req.method(), req.uri().path())
+pub fn route(board: &StatusBoard, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    route_parts(board, req.method(), req.uri().path())
 }
 
 /// [`route`] without a body type, for tests.
-pub fn route_parts(shared: &Shared, method: &Method, path: &str) -> Response<Full<Bytes>> {
+pub fn route_parts(board: &StatusBoard, method: &Method, path: &str) -> Response<Full<Bytes>> {
     if method != Method::GET && method != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n".into());
     }
     match path {
         "/livez" => text(StatusCode::OK, "ok\n".into()),
-        "/readyz" => probe(shared.readyz()),
-        "/startupz" => probe(shared.startupz()),
+        "/readyz" => probe(board.readyz()),
+        "/startupz" => probe(board.startupz()),
         "/metrics" => {
-            let since = shared.lock().phase_since.elapsed().as_secs_f64();
-            shared.metrics.phase_duration.set(since);
-            let mut r = text(StatusCode::OK, shared.metrics.encode());
+            let mut r = text(StatusCode::OK, board.metrics_text());
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -124,7 +124,7 @@ pub fn route_parts(shared: &Shared, method: &Method, path: &str) -> Response<Ful
             r
         }
         "/status" => {
-            let mut body = serde_json::to_string_pretty(&shared.status()).unwrap_or_default();
+            let mut body = serde_json::to_string_pretty(&board.status()).unwrap_or_default();
             body.push('\n');
             let mut r = text(StatusCode::OK, body);
             r.headers_mut().insert(
@@ -164,38 +164,43 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gate::GateSettings;
     use crate::metrics::Metrics;
-    use crate::state::Phase;
+    use crate::phase::Phase;
 
-    fn status_of(shared: &Shared, path: &str) -> StatusCode {
-        route_parts(shared, &Method::GET, path).status()
+    fn status_of(board: &StatusBoard, path: &str) -> StatusCode {
+        route_parts(board, &Method::GET, path).status()
     }
 
     #[test]
     fn routes_follow_the_phase() {
-        let shared = Shared::new(Metrics::new().expect("metrics"), &["home".into()], 0.99);
-        assert_eq!(status_of(&shared, "/livez"), StatusCode::OK);
+        let board = StatusBoard::new(
+            Metrics::new().expect("metrics"),
+            &["home".into()],
+            &GateSettings::default(),
+        );
+        assert_eq!(status_of(&board, "/livez"), StatusCode::OK);
         assert_eq!(
-            status_of(&shared, "/readyz"),
+            status_of(&board, "/readyz"),
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(
-            status_of(&shared, "/startupz"),
+            status_of(&board, "/startupz"),
             StatusCode::SERVICE_UNAVAILABLE
         );
-        shared.set_phase(Phase::Ready, "warm");
-        assert_eq!(status_of(&shared, "/readyz"), StatusCode::OK);
-        assert_eq!(status_of(&shared, "/startupz"), StatusCode::OK);
-        assert_eq!(status_of(&shared, "/metrics"), StatusCode::OK);
-        assert_eq!(status_of(&shared, "/status"), StatusCode::OK);
-        assert_eq!(status_of(&shared, "/nope"), StatusCode::NOT_FOUND);
+        board.set_phase(Phase::Ready, "warm");
+        assert_eq!(status_of(&board, "/readyz"), StatusCode::OK);
+        assert_eq!(status_of(&board, "/startupz"), StatusCode::OK);
+        assert_eq!(status_of(&board, "/metrics"), StatusCode::OK);
+        assert_eq!(status_of(&board, "/status"), StatusCode::OK);
+        assert_eq!(status_of(&board, "/nope"), StatusCode::NOT_FOUND);
         assert_eq!(
-            route_parts(&shared, &Method::POST, "/readyz").status(),
+            route_parts(&board, &Method::POST, "/readyz").status(),
             StatusCode::METHOD_NOT_ALLOWED
         );
-        shared.set_phase(Phase::Draining, "SIGTERM");
+        board.set_phase(Phase::Draining, "SIGTERM");
         assert_eq!(
-            status_of(&shared, "/readyz"),
+            status_of(&board, "/readyz"),
             StatusCode::SERVICE_UNAVAILABLE
         );
     }

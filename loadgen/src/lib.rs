@@ -9,12 +9,14 @@
 //! - [`snapshot`]: per-window and final results with their HDR histograms ([`Snapshot`], [`Report`]).
 //! - [`engine`]: runs a [`Plan`] open-loop and yields one [`Snapshot`] per window.
 //! - [`sim`]: `loadgen sim`, HTTP servers that behave like cold apps of known latency.
+//! - [`runtime`]: the one tokio runtime builder, shared with warmgate.
 //! - [`cli`]: the `loadgen` command line (`run` and `sim`).
 
 pub mod cli;
 pub mod engine;
 pub mod outcome;
 pub mod plan;
+pub mod runtime;
 pub mod sim;
 pub mod snapshot;
 

@@ -96,6 +96,23 @@ pub struct Snapshot {
     pub endpoints: Vec<EndpointWindow>,
 }
 
+impl Snapshot {
+    /// The p99 schedule lag over every endpoint of the window, microseconds; 0 when nothing was
+    /// sent. The generator's health: the agent exports it, the gate judges it.
+    pub fn lag_p99_us(&self) -> u64 {
+        let mut lag = new_histogram();
+        for e in &self.endpoints {
+            // Same bounds everywhere (`new_histogram`): `add` cannot fail.
+            let _ = lag.add(&e.lag);
+        }
+        if lag.is_empty() {
+            0
+        } else {
+            lag.value_at_quantile(0.99)
+        }
+    }
+}
+
 /// The whole run, merged over every window.
 #[derive(Debug, Clone)]
 pub struct Report {

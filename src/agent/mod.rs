@@ -17,10 +17,11 @@ use tracing::{error, info, warn};
 
 pub use app::{AppProbe, AppState};
 pub use plan::{plan, USER_AGENT};
-pub use warm::{EndpointRow, WindowEvent};
+pub use warm::WindowEvent;
 
 use crate::config::{OnDeadline, Settings};
-use crate::state::{Phase, Shared};
+use crate::phase::Phase;
+use crate::state::StatusBoard;
 
 /// How often the app is checked while waiting and while ready.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
@@ -29,7 +30,7 @@ const CHECK_EVERY: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub struct Agent {
     settings: Settings,
-    shared: Arc<Shared>,
+    board: Arc<StatusBoard>,
     app: AppProbe,
     events: Option<mpsc::Sender<WindowEvent>>,
 }
@@ -37,28 +38,77 @@ pub struct Agent {
 /// How a warm-up ended.
 #[derive(Debug)]
 enum Warmed {
+    /// The gate passed.
     Ready,
+    /// The app stopped accepting connections (why): warm again once it is back.
     AppGone(String),
+    /// `gate.deadline` passed without a warm verdict (why, with the last reason).
     Deadline(String),
+    /// No traffic could be sent: the plan could not be built or the engine not started (why).
+    /// Trying again cannot help, so `gate.on_deadline` applies at once.
+    NoTraffic(String),
+    /// The engine ended its windows without being asked to (a bug): no verdict can come, so
+    /// `gate.on_deadline` applies at once.
+    EngineStopped,
+    /// The stop token fired.
     Stopped,
 }
 
+/// Why a warm-up ended without a warm verdict, for the log line of `gate.on_deadline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unwarmed {
+    /// `gate.deadline` or `target.wait_timeout` passed.
+    Deadline,
+    /// The traffic plan could not be built or the engine not started.
+    NoTraffic,
+    /// The engine stopped on its own.
+    EngineStopped,
+}
+
+impl Unwarmed {
+    /// What happened, as the log's headline.
+    fn headline(self) -> &'static str {
+        match self {
+            Unwarmed::Deadline => "DEADLINE PASSED WITHOUT A WARM VERDICT",
+            Unwarmed::NoTraffic => "CANNOT SEND WARM-UP TRAFFIC",
+            Unwarmed::EngineStopped => "THE TRAFFIC ENGINE STOPPED UNEXPECTEDLY",
+        }
+    }
+
+    /// What happened, within a sentence.
+    fn what(self) -> &'static str {
+        match self {
+            Unwarmed::Deadline => "deadline passed",
+            Unwarmed::NoTraffic => "cannot send warm-up traffic",
+            Unwarmed::EngineStopped => "the traffic engine stopped unexpectedly",
+        }
+    }
+
+    /// The reason shown once `open` made the agent ready anyway.
+    fn opened(self, why: &str) -> String {
+        match self {
+            Unwarmed::Deadline => format!("opened on deadline: {why}"),
+            _ => format!("opened without a warm verdict: {why}"),
+        }
+    }
+}
+
 impl Agent {
-    /// An agent for `settings`, reporting into `shared`. Fails if the app probe's HTTP client
+    /// An agent for `settings`, reporting to `board`. Fails if the app probe's HTTP client
     /// cannot be built.
-    pub fn new(settings: Settings, shared: Arc<Shared>) -> anyhow::Result<Agent> {
+    pub fn new(settings: Settings, board: Arc<StatusBoard>) -> anyhow::Result<Agent> {
         let app = AppProbe::new(
             &settings.target.url,
             settings.target.readiness_path.as_deref(),
             settings.target.insecure_tls,
         )?;
-        shared
-            .metrics
+        board
+            .metrics()
             .deadline
             .set(settings.gate.deadline.as_secs_f64());
         Ok(Agent {
             settings,
-            shared,
+            board,
             app,
             events: None,
         })
@@ -85,7 +135,18 @@ impl Agent {
                     continue;
                 }
                 Warmed::Deadline(why) => {
-                    if !self.on_deadline(why, &stop).await {
+                    if !self.on_deadline(Unwarmed::Deadline, why, &stop).await {
+                        return;
+                    }
+                }
+                Warmed::NoTraffic(why) => {
+                    if !self.on_deadline(Unwarmed::NoTraffic, why, &stop).await {
+                        return;
+                    }
+                }
+                Warmed::EngineStopped => {
+                    let why = "the traffic engine stopped unexpectedly".to_string();
+                    if !self.on_deadline(Unwarmed::EngineStopped, why, &stop).await {
                         return;
                     }
                 }
@@ -102,12 +163,8 @@ impl Agent {
     }
 
     fn back_to_waiting(&self, why: String) {
-        self.shared.set_phase(Phase::Waiting, why);
-        let mut s = self.shared.lock();
-        for (_, rows) in s.windows.iter_mut() {
-            rows.clear();
-        }
-        s.verdict = serde_json::Value::Null;
+        self.board.set_phase(Phase::Waiting, why);
+        self.board.reset_windows();
     }
 
     /// Waits for the app to accept connections and pass its own readiness. False when stopped
@@ -121,7 +178,7 @@ impl Agent {
                 AppState::NotReady(why) | AppState::Down(why) => {
                     if why != last {
                         info!(reason = %why, phase = "waiting", "Waiting for the app.");
-                        self.shared.set_phase(Phase::Waiting, why.clone());
+                        self.board.set_phase(Phase::Waiting, why.clone());
                         last = why;
                     }
                 }
@@ -131,7 +188,7 @@ impl Agent {
                     "the app was not up within target.wait_timeout {}: {last}",
                     humantime::format_duration(self.settings.target.wait_timeout)
                 );
-                return self.on_deadline(why, stop).await;
+                return self.on_deadline(Unwarmed::Deadline, why, stop).await;
             }
             tokio::select! {
                 _ = stop.cancelled() => return false,
@@ -140,21 +197,22 @@ impl Agent {
         }
     }
 
-    /// Applies `gate.on_deadline`. True when the agent goes on as ready (`open`); false when
-    /// it failed for good (it then waits for the stop signal) or was stopped.
-    async fn on_deadline(&self, why: String, stop: &CancellationToken) -> bool {
+    /// Applies `gate.on_deadline` to a warm-up that ended without a warm verdict (`cause`,
+    /// `why`). True when the agent goes on as ready (`open`); false when it failed for good
+    /// (it then waits for the stop signal) or was stopped.
+    async fn on_deadline(&self, cause: Unwarmed, why: String, stop: &CancellationToken) -> bool {
         match self.settings.gate.on_deadline {
             OnDeadline::Open => {
                 error!(reason = %why, phase = "ready", on_deadline = "open",
-                    "DEADLINE PASSED WITHOUT A WARM VERDICT: OPENING ANYWAY because gate.on_deadline is open.");
-                self.shared.metrics.deadline_opened.inc();
-                self.shared
-                    .set_phase(Phase::Ready, format!("opened on deadline: {why}"));
+                    "{}: OPENING ANYWAY because gate.on_deadline is open.", cause.headline());
+                self.board.metrics().deadline_opened.inc();
+                self.board.set_phase(Phase::Ready, cause.opened(&why));
                 true
             }
             OnDeadline::Fail => {
-                error!(reason = %why, phase = "failed", "Warm-up failed: deadline passed; staying unready for good.");
-                self.shared.set_phase(Phase::Failed, why);
+                error!(reason = %why, phase = "failed",
+                    "Warm-up failed: {}; staying unready for good.", cause.what());
+                self.board.set_phase(Phase::Failed, why);
                 stop.cancelled().await;
                 false
             }
@@ -178,18 +236,17 @@ impl Agent {
             match self.app.check().await {
                 AppState::Up => {
                     downs = 0;
-                    self.shared.set_app_ready(true);
+                    self.board.set_app_ready();
                 }
                 AppState::NotReady(why) => {
                     downs = 0;
-                    self.shared.set_app_ready(false);
-                    self.shared.lock().reason = why;
+                    self.board.set_app_unready(why);
                 }
                 AppState::Down(why) => {
                     // Two failures in a row: one refused connect can be a full backlog.
                     downs += 1;
                     if downs >= 2 {
-                        self.shared.set_app_ready(true);
+                        self.board.set_app_ready();
                         return Some(why);
                     }
                 }

@@ -1,7 +1,6 @@
 //! The warming phase: drive the engine, feed each window to metrics, status and the gate.
 
 use loadgen::Snapshot;
-use serde::Serialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -9,22 +8,8 @@ use tracing::{error, info};
 use super::{plan, Agent, Warmed};
 use crate::gate::{Gate, Verdict};
 use crate::metrics::record_window;
-use crate::state::{Phase, WindowRow, STATUS_WINDOWS};
-
-/// One endpoint's line of a window, for the demo's display.
-#[derive(Debug, Clone, Serialize)]
-pub struct EndpointRow {
-    /// Endpoint name.
-    pub name: String,
-    /// Requests completed in the window.
-    pub count: u64,
-    /// Median latency, ms.
-    pub p50_ms: f64,
-    /// Gate-quantile latency, ms.
-    pub q_ms: f64,
-    /// Non-ok outcomes.
-    pub errors: u64,
-}
+use crate::phase::Phase;
+use crate::state::WindowRow;
 
 /// A window closed and the gate judged it.
 #[derive(Debug, Clone)]
@@ -33,8 +18,8 @@ pub struct WindowEvent {
     pub index: u64,
     /// Seconds since this warm-up began, at the window's end.
     pub at_s: f64,
-    /// One row per endpoint.
-    pub rows: Vec<EndpointRow>,
+    /// One row per endpoint, in plan order.
+    pub rows: Vec<WindowRow>,
     /// The gate's verdict after this window.
     pub verdict: Verdict,
 }
@@ -47,23 +32,19 @@ impl Agent {
     /// One warm-up, from the first request to a verdict, a deadline, an app restart or a stop.
     pub(super) async fn warm(&self, stop: &CancellationToken) -> Warmed {
         let s = &self.settings;
-        self.shared.metrics.warmups.inc();
-        {
-            let mut st = self.shared.lock();
-            st.warmups += 1;
-        }
-        self.shared
+        self.board.begin_warmup();
+        self.board
             .set_phase(Phase::Warming, "warming: collecting the first windows");
         info!(target_url = %s.target.url, rate = s.traffic.rate, phase = "warming", "Warm-up started.");
         let plan = match plan(s, s.traffic.rate, true) {
             Ok(p) => p,
-            Err(e) => return Warmed::Deadline(format!("cannot build the traffic plan: {e:#}")),
+            Err(e) => return Warmed::NoTraffic(format!("cannot build the traffic plan: {e:#}")),
         };
         let engine_stop = stop.child_token();
         let _guard = engine_stop.clone().drop_guard();
         let mut engine = match loadgen::run(plan, engine_stop) {
             Ok(e) => e,
-            Err(e) => return Warmed::Deadline(format!("cannot start the traffic engine: {e}")),
+            Err(e) => return Warmed::NoTraffic(format!("cannot start the traffic engine: {e}")),
         };
         let names: Vec<String> = s.endpoints.iter().map(|e| e.name.clone()).collect();
         let mut gate = Gate::new(s.gate.criterion.clone(), names);
@@ -73,7 +54,7 @@ impl Agent {
             let snap = tokio::select! {
                 _ = stop.cancelled() => return Warmed::Stopped,
                 _ = tokio::time::sleep_until(deadline) => {
-                    let last = self.shared.lock().reason.clone();
+                    let last = self.board.reason();
                     return Warmed::Deadline(format!(
                         "no warm verdict within gate.deadline {}; last: {last}",
                         humantime::format_duration(s.gate.deadline)
@@ -85,7 +66,7 @@ impl Agent {
                 if stop.is_cancelled() {
                     return Warmed::Stopped;
                 }
-                return Warmed::Deadline("the traffic engine stopped unexpectedly".into());
+                return Warmed::EngineStopped;
             };
             if let Some(why) = app_gone(&snap) {
                 return Warmed::AppGone(why);
@@ -100,7 +81,7 @@ impl Agent {
                     streak = verdict.streak,
                     "Warm-up finished: every endpoint is warm."
                 );
-                self.shared.set_phase(
+                self.board.set_phase(
                     Phase::Ready,
                     format!(
                         "warm: {} passing evaluations in a row after {t:.0}s",
@@ -122,16 +103,17 @@ impl Agent {
                 return;
             }
         };
-        let shared = self.shared.clone();
+        let board = self.board.clone();
         match loadgen::run(plan, stop) {
             Ok(mut engine) => {
                 tokio::spawn(async move {
+                    let m = board.metrics();
                     while let Some(snap) = engine.next_window().await {
                         for w in &snap.endpoints {
-                            record_window(&shared.metrics, w);
+                            record_window(m, w);
                         }
-                        shared.metrics.achieved_rate.set(snap.achieved_rate);
-                        shared.metrics.target_rate.set(snap.target_rate);
+                        m.achieved_rate.set(snap.achieved_rate);
+                        m.target_rate.set(snap.target_rate);
                     }
                 });
             }
@@ -141,14 +123,14 @@ impl Agent {
 
     /// Writes one window and its verdict to metrics, /status, the log and the event channel.
     fn publish(&self, snap: &Snapshot, verdict: &Verdict, started: Instant) {
-        let m = &self.shared.metrics;
+        let m = self.board.metrics();
         let q = self.settings.gate.criterion.quantile;
+        // Prometheus spells quantile labels as numbers: `0.99`.
         let q_label = format!("{q}");
+        let start_s = snap.start.as_secs_f64();
         let mut rows = Vec::with_capacity(snap.endpoints.len());
-        let mut lag = loadgen::snapshot::new_histogram();
         for w in &snap.endpoints {
             record_window(m, w);
-            let _ = lag.add(&w.lag);
             let (p50, pq) = if w.latency.is_empty() {
                 (0.0, 0.0)
             } else {
@@ -166,8 +148,9 @@ impl Agent {
             m.window_requests
                 .with_label_values(&[w.name.as_str()])
                 .set(w.outcomes.total() as i64);
-            rows.push(EndpointRow {
+            rows.push(WindowRow {
                 name: w.name.clone(),
+                start_s,
                 count: w.outcomes.total(),
                 p50_ms: p50,
                 q_ms: pq,
@@ -176,11 +159,7 @@ impl Agent {
         }
         m.achieved_rate.set(snap.achieved_rate);
         m.target_rate.set(snap.target_rate);
-        m.lag.set(if lag.is_empty() {
-            0.0
-        } else {
-            lag.value_at_quantile(0.99) as f64 / 1e6
-        });
+        m.lag.set(snap.lag_p99_us() as f64 / 1e6);
         for e in &verdict.endpoints {
             m.gate_pass
                 .with_label_values(&[e.name.as_str()])
@@ -193,26 +172,8 @@ impl Agent {
 
         let at_s = started.elapsed().as_secs_f64();
         let summary = verdict.summary();
-        {
-            let mut st = self.shared.lock();
-            st.verdict = serde_json::to_value(verdict).unwrap_or_default();
-            if st.phase == Phase::Warming {
-                st.reason = summary.clone();
-            }
-            let start_s = snap.start.as_secs_f64();
-            for ((_, kept), row) in st.windows.iter_mut().zip(&rows) {
-                kept.push_back(WindowRow {
-                    start_s,
-                    count: row.count,
-                    p50_ms: row.p50_ms,
-                    q_ms: row.q_ms,
-                    errors: row.errors,
-                });
-                while kept.len() > STATUS_WINDOWS {
-                    kept.pop_front();
-                }
-            }
-        }
+        self.board.record_window(&rows);
+        self.board.set_verdict(verdict.clone());
         for r in &rows {
             info!(endpoint = %r.name, window = snap.index, count = r.count, p50_ms = r.p50_ms,
                 q_ms = r.q_ms, errors = r.errors, "Window closed.");

@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::WindowEvent;
-use crate::cli::{init_logging, shutdown_signal, start_with, EXIT_CONFIG, EXIT_RUNTIME};
 use crate::config::{self, Sources};
-use crate::state::Phase;
+use crate::phase::Phase;
+use crate::sidecar::{self, init_logging, shutdown_signal, Linger, Sidecar};
+use crate::sidecar::{EXIT_CONFIG, EXIT_RUNTIME};
 
 /// The demo's configuration, embedded in the binary.
 pub const DEMO_YAML: &str = include_str!("demo.yaml");
@@ -40,11 +41,7 @@ pub struct DemoArgs {
 
 /// Runs the demo; returns the exit code (0 once ready, 1 if the warm-up failed).
 pub fn main(args: DemoArgs) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
+    let rt = match sidecar::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("warmgate demo: cannot start the runtime: {e}");
@@ -93,9 +90,9 @@ async fn demo(args: DemoArgs) -> i32 {
         }
     };
     init_logging(settings.log_format, &settings.log_level);
-    let q = crate::state::trim_quantile(settings.gate.criterion.quantile);
+    let q = settings.gate.criterion.quantile_label();
     let (tx, mut rx) = mpsc::channel::<WindowEvent>(64);
-    let started = match start_with(settings.clone(), |a| a.with_events(tx)) {
+    let sidecar = match Sidecar::spawn_with_events(settings.clone(), tx) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -104,14 +101,14 @@ async fn demo(args: DemoArgs) -> i32 {
             return EXIT_RUNTIME;
         }
     };
-    let base = format!("http://{}", started.server.addr);
+    let base = format!("http://{}", sidecar.addr());
     println!(
         "warmgate demo: simulated cold app ({}) on http://{app}",
         args.profile.name()
     );
     println!("  status: {base}/status   readiness: {base}/readyz   metrics: {base}/metrics");
     println!(
-        "  gate: p{q} per endpoint, {}s windows, {}s lookback, {} passing evaluations in a row\n",
+        "  gate: {q} per endpoint, {}s windows, {}s lookback, {} passing evaluations in a row\n",
         settings.gate.criterion.window.as_secs_f64(),
         settings.gate.criterion.lookback.as_secs_f64(),
         settings.gate.criterion.consecutive
@@ -122,7 +119,7 @@ async fn demo(args: DemoArgs) -> i32 {
         "endpoint",
         "reqs",
         "p50 ms",
-        format!("p{q} ms"),
+        format!("{q} ms"),
         "errors"
     );
     let mut ticker = tokio::time::interval(Duration::from_millis(200));
@@ -132,7 +129,7 @@ async fn demo(args: DemoArgs) -> i32 {
             sig = shutdown_signal() => { println!("\n{sig}: stopping."); break 0; }
             ev = rx.recv() => if let Some(ev) = ev { print_event(&ev) },
             _ = ticker.tick() => {
-                let (phase, reason) = { let s = started.shared.lock(); (s.phase, s.reason.clone()) };
+                let (phase, reason) = sidecar.board().phase_and_reason();
                 match phase {
                     Phase::Ready if !announced => {
                         while let Ok(ev) = rx.try_recv() { print_event(&ev); }
@@ -149,7 +146,7 @@ async fn demo(args: DemoArgs) -> i32 {
             }
         }
     };
-    started.shutdown("demo finished").await;
+    sidecar.drain("demo finished", Linger::No).await;
     sim_stop.cancel();
     code
 }

@@ -63,23 +63,13 @@ impl WindowRecord {
                 },
             )
             .collect();
-        // Lag of every endpoint of the plan, judged or not: it is the generator's health.
-        let mut lag = new_histogram();
-        for e in &snapshot.endpoints {
-            // Same bounds (loadgen's constructor): `add` cannot fail.
-            let _ = lag.add(&e.lag);
-        }
-        let lag_p99_us = if lag.is_empty() {
-            0
-        } else {
-            lag.value_at_quantile(0.99)
-        };
         WindowRecord {
             endpoints,
             generator: GeneratorRecord {
                 target_rate: finite_or_zero(snapshot.target_rate),
                 achieved_rate: finite_or_zero(snapshot.achieved_rate),
-                lag_p99_us,
+                // Every endpoint of the plan, judged or not: it is the generator's health.
+                lag_p99_us: snapshot.lag_p99_us(),
                 late: snapshot.endpoints.iter().map(|e| e.late).sum(),
             },
         }

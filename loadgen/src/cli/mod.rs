@@ -23,17 +23,10 @@ pub enum Command {
     Sim(sim::SimArgs),
 }
 
-/// A tokio runtime with `threads` workers: a current-thread runtime for 1 (cheaper than one
-/// worker plus a parked main thread). Fails if the OS refuses the threads.
+/// The runtime of `loadgen run` and `loadgen sim`: `threads` threads of work, on the calling
+/// thread for 1 ([`crate::runtime::Threads::count`]). Fails if the OS refuses the threads.
 pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(threads);
-        b
-    };
-    builder.enable_all().build()
+    crate::runtime::build("loadgen", crate::runtime::Threads::count(threads))
 }
 
 /// Parses the command line and runs it. Returns the process exit code.
