@@ -278,9 +278,31 @@ fn item8_infinite_numbers_are_refused_not_defaulted() {
     for (yaml, key) in [
         ("traffic: {rate: 1e999}", "traffic.rate"),
         ("gate: {quantile: 1e999}", "gate.quantile"),
-        ("gate: {tolerance: .inf}", "gate.tolerance"),
+        ("gate: {tolerance: -1e999}", "gate.tolerance"),
     ] {
         check(yaml, false).refused(key, yaml);
+    }
+    // TOML's `inf`/`nan` and an override's `inf` take the same way in.
+    let toml = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hardening-inf.toml");
+    std::fs::write(&toml, "[traffic]\nrate = inf\n[gate]\nquantile = nan\n").expect("write");
+    let env = [("WARMGATE_TRAFFIC__RATE", "inf")];
+    for (args, env) in [
+        (vec!["--config", toml.to_str().expect("utf-8")], &[][..]),
+        (vec![], &env[..]),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_warmgate"))
+            .env_clear()
+            .envs(env.iter().copied())
+            .arg("check")
+            .args(&args)
+            .output()
+            .expect("warmgate check runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+        assert!(
+            stderr.contains("is not a finite number for key"),
+            "{stderr}"
+        );
     }
 }
 

@@ -10,6 +10,7 @@
 //! - `read`: merged values -> [`ConfigFile`], field by field, collecting problems.
 //! - `validate`: [`ConfigFile`] -> [`Settings`], collecting problems (`endpoints`: that list's).
 //! - `limits`: how big, deep and long a configuration may be, checked before it loads.
+//! - `numbers`: the merged values as JSON, refusing infinite and NaN numbers.
 //! - `paths`: the rule for request paths, and their join onto the target URL.
 //! - `problem`: [`Problem`], a key path and a message.
 //! - `show`: [`Settings`] -> the effective configuration, through the schema's `Serialize`.
@@ -17,6 +18,7 @@
 mod defaults;
 mod endpoints;
 mod limits;
+mod numbers;
 mod paths;
 mod problem;
 mod read;
@@ -258,14 +260,6 @@ fn merge(sources: &Sources) -> Result<serde_json::Value, ConfigErrors> {
         .filter(|(k, _)| k.starts_with("WARMGATE_") && *k != ENV_FILE && *k != ENV_YAML)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let mut bad: Vec<String> = overrides
-        .iter()
-        .filter_map(|(k, v)| limits::check_override(k, v).err())
-        .collect();
-    if !bad.is_empty() {
-        bad.sort();
-        return Err(ConfigErrors(bad));
-    }
     if empty && overrides.is_empty() {
         // Not an error (the defaults warm a loopback app on :8080), but never silent: an empty
         // ConfigMap or a mistyped variable name looks just like this.
@@ -286,7 +280,8 @@ fn merge(sources: &Sources) -> Result<serde_json::Value, ConfigErrors> {
     let cfg = builder
         .build()
         .map_err(|e| ConfigErrors(vec![format!("{origin}: {e}")]))?;
-    cfg.try_deserialize::<serde_json::Value>()
+    cfg.try_deserialize::<numbers::Finite>()
+        .map(|f| f.0)
         .map_err(|e| ConfigErrors(vec![format!("{origin}: {e}")]))
 }
 
