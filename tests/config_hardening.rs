@@ -95,6 +95,16 @@ fn load(yaml: &str) -> Result<config::Settings, config::ConfigErrors> {
     })
 }
 
+/// A pod `warmgate inject` acts on, with `paths` as its `warmgate.io/endpoints` annotation.
+fn pod(paths: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    \
+         warmgate.io/inject: \"true\"\n    warmgate.io/endpoints: {paths:?}\n\
+         spec:\n  containers:\n  - name: app\n    image: app\n    ports:\n    \
+         - containerPort: 8080\n"
+    )
+}
+
 // Item 3: traffic and credentials can leave the pod.
 
 #[test]
@@ -137,14 +147,6 @@ fn item3_the_join_keeps_the_target_authority() {
 
 #[test]
 fn item3_inject_refuses_annotation_paths_that_name_a_host() {
-    let pod = |paths: &str| {
-        format!(
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    \
-             warmgate.io/inject: \"true\"\n    warmgate.io/endpoints: {paths:?}\n\
-             spec:\n  containers:\n  - name: app\n    image: app\n    ports:\n    \
-             - containerPort: 8080\n"
-        )
-    };
     assert!(inject_str(&pod("/,/api"), &Options::default()).is_ok());
     for bad in ["/,//evil.example:80/x", "/\\evil.example/x"] {
         let e = inject_str(&pod(bad), &Options::default()).expect_err(bad);
@@ -208,6 +210,19 @@ fn item4_too_many_endpoints_are_refused_quickly() {
         .collect();
     let most = format!("traffic: {{rate: 60000}}\nendpoints:\n{distinct}");
     load(&most).expect("the most endpoints allowed load");
+}
+
+#[test]
+fn item4_inject_refuses_more_endpoints_than_warmgate_accepts() {
+    let paths = |n: usize| {
+        (0..n)
+            .map(|i| format!("/e{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let e = inject_str(&pod(&paths(config::MAX_ENDPOINTS + 1)), &Options::default())
+        .expect_err("too many");
+    assert!(e.to_string().contains("endpoints"), "{e}");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 
+use super::limits::MAX_ENDPOINTS;
 use super::paths::check_path;
 use super::problem::{Checks, Problems, Section};
 use super::schema::EndpointSection;
@@ -31,9 +32,17 @@ pub(super) fn endpoints(
             "the list is empty; give at least one endpoint",
         );
     }
+    if list.len() > MAX_ENDPOINTS {
+        problems.push(
+            Section::Endpoints,
+            Section::Endpoints.key(),
+            format!("{} endpoints, more than {MAX_ENDPOINTS}", list.len()),
+        );
+    }
     let mut out: Vec<EndpointSettings> = Vec::new();
     let mut names = HashSet::new();
-    for (i, section) in list.into_iter().enumerate() {
+    // Past the limit, the rest is not checked: one problem, not one per entry.
+    for (i, section) in list.into_iter().enumerate().take(MAX_ENDPOINTS) {
         let path = format!("endpoints[{i}]");
         let e = endpoint(&path, section, problems);
         if !names.insert(e.name.clone()) {

@@ -9,7 +9,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::limits::MAX_ENDPOINTS;
 use super::problem::{Problems, Section};
 use super::schema::{ConfigFile, EndpointSection};
 use super::values::kind;
@@ -47,14 +46,6 @@ where
 fn endpoint_list(raw: Option<Value>, problems: &mut Problems) -> Option<Vec<EndpointSection>> {
     match raw {
         None | Some(Value::Null) => None,
-        Some(Value::Array(items)) if items.len() > MAX_ENDPOINTS => {
-            problems.push(
-                Section::Endpoints,
-                Section::Endpoints.key(),
-                format!("{} endpoints, more than {MAX_ENDPOINTS}", items.len()),
-            );
-            None
-        }
         Some(Value::Array(items)) => Some(
             items
                 .into_iter()
