@@ -7,12 +7,13 @@ use crate::config::Settings;
 /// The `User-Agent` of every synthetic request, so apps can keep them out of business metrics.
 pub const USER_AGENT: &str = concat!("warmgate/", env!("CARGO_PKG_VERSION"));
 
-/// The warm-up plan at `rate` (with the configured ramp when `ramp` is true). Fails only if the
-/// settings were not validated (a path that does not join onto the target URL).
+/// The warm-up plan at `rate` (with the configured ramp when `ramp` is true). Each endpoint's URL
+/// is its path set on the target URL ([`crate::config::Target::url_for`]), so no path can change
+/// the host. Fails only if the settings were not validated (e.g. every weight zero).
 pub fn plan(s: &Settings, rate: f64, ramp: bool) -> anyhow::Result<Plan> {
     let mut endpoints = Vec::with_capacity(s.endpoints.len());
     for e in &s.endpoints {
-        let mut ep = Endpoint::get(e.name.clone(), s.target.url.join(&e.path)?);
+        let mut ep = Endpoint::get(e.name.clone(), s.target.url_for(&e.path));
         ep.method = e.method.clone();
         ep.headers = e.headers.clone();
         ep.body = e.body.clone().map(bytes::Bytes::from);

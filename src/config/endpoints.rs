@@ -1,9 +1,13 @@
 //! The `endpoints:` checks of stage two: names (given or derived from the path), paths,
 //! methods, secret headers and timeouts, one entry at a time.
 
+use std::collections::HashSet;
+
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 
+use super::limits::MAX_ENDPOINTS;
+use super::paths::check_path;
 use super::problem::{Checks, Problems, Section};
 use super::schema::EndpointSection;
 use super::{EndpointSettings, DEFAULT_ENDPOINT_NAME};
@@ -28,11 +32,20 @@ pub(super) fn endpoints(
             "the list is empty; give at least one endpoint",
         );
     }
+    if list.len() > MAX_ENDPOINTS {
+        problems.push(
+            Section::Endpoints,
+            Section::Endpoints.key(),
+            format!("{} endpoints, more than {MAX_ENDPOINTS}", list.len()),
+        );
+    }
     let mut out: Vec<EndpointSettings> = Vec::new();
-    for (i, section) in list.into_iter().enumerate() {
+    let mut names = HashSet::new();
+    // Past the limit, the rest is not checked: one problem, not one per entry.
+    for (i, section) in list.into_iter().enumerate().take(MAX_ENDPOINTS) {
         let path = format!("endpoints[{i}]");
         let e = endpoint(&path, section, problems);
-        if out.iter().any(|o| o.name == e.name) {
+        if !names.insert(e.name.clone()) {
             problems.push(
                 Section::Endpoints,
                 &format!("{path}.name"),
@@ -67,8 +80,8 @@ fn name_from_path(path: &str) -> String {
 
 fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> EndpointSettings {
     let mut c = Checks::new(Section::Endpoints, path, problems);
-    if !e.path.starts_with('/') {
-        c.problem("path", format!("{:?} must start with '/'", e.path));
+    if let Err(message) = check_path(&e.path) {
+        c.problem("path", message);
     }
     let name = e.name.unwrap_or_else(|| name_from_path(&e.path));
     let name_ok = !name.is_empty()

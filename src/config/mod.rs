@@ -9,11 +9,17 @@
 //! - `values`: how durations, status sets and secret header values are written.
 //! - `read`: merged values -> [`ConfigFile`], field by field, collecting problems.
 //! - `validate`: [`ConfigFile`] -> [`Settings`], collecting problems (`endpoints`: that list's).
+//! - `limits`: how big, deep and long a configuration may be, checked before it loads.
+//! - `numbers`: the merged values as JSON, refusing infinite and NaN numbers.
+//! - `paths`: the rule for request paths, and their join onto the target URL.
 //! - `problem`: [`Problem`], a key path and a message.
 //! - `show`: [`Settings`] -> the effective configuration, through the schema's `Serialize`.
 
 mod defaults;
 mod endpoints;
+mod limits;
+mod numbers;
+mod paths;
 mod problem;
 mod read;
 mod schema;
@@ -31,11 +37,16 @@ use loadgen::{HttpVersion, StatusSet};
 use url::Url;
 
 pub use defaults::*;
+pub use limits::{
+    DEFAULT_MAX_MEMORY_MIB, MAX_CONFIG_BYTES, MAX_DURATION, MAX_ENDPOINTS, MAX_YAML_ALIASES,
+    MAX_YAML_DEPTH, MAX_YAML_NODES,
+};
+pub use paths::{check_path, url_at};
 pub use problem::{Problem, Section};
 pub use schema::{
     ConfigFile, EndpointSection, GateSection, HttpMode, LogSection, TargetSection, TrafficSection,
 };
-pub use show::effective;
+pub use show::{body_digest, effective};
 pub use validate::validate;
 pub use values::{Secret, Statuses, REDACTED};
 
@@ -133,6 +144,14 @@ pub struct Target {
     pub insecure_tls: bool,
 }
 
+impl Target {
+    /// The URL of `path_and_query` on this target: always the target's scheme, host and port
+    /// (see [`url_at`]). Never fails.
+    pub fn url_for(&self, path_and_query: &str) -> Url {
+        url_at(&self.url, path_and_query)
+    }
+}
+
 /// One warm-up endpoint.
 #[derive(Debug, Clone)]
 pub struct EndpointSettings {
@@ -183,6 +202,8 @@ pub struct GateConfig {
     pub deadline: Duration,
     /// What happens at the deadline.
     pub on_deadline: OnDeadline,
+    /// The bound on the gate's histogram memory, MiB, as configured.
+    pub max_memory_mib: u64,
 }
 
 /// Loads, merges and validates configuration from `sources`. Fails with every problem found:
@@ -202,22 +223,35 @@ pub fn load(sources: &Sources) -> Result<Settings, ConfigErrors> {
     }
 }
 
+/// What [`load`] prints (on stderr) when no source holds any configuration.
+pub const NO_CONFIGURATION: &str = "no configuration given, using defaults";
+
 fn merge(sources: &Sources) -> Result<serde_json::Value, ConfigErrors> {
     use config::{Config, Environment, File, FileFormat};
     let mut builder = Config::builder();
+    let mut empty = true;
     if let Some(path) = &sources.file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigErrors(vec![format!("{}: cannot read: {e}", path.display())]))?;
+        let text = read_capped(path)?;
         let is_toml = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
         let format = if is_toml {
             FileFormat::Toml
         } else {
+            // TOML has no aliases, and its parser bounds nesting itself.
+            limits::check_yaml(&text)
+                .map_err(|e| ConfigErrors(vec![format!("{}: {e}", path.display())]))?;
             FileFormat::Yaml
+        };
+        empty = if is_toml {
+            text.trim().is_empty()
+        } else {
+            limits::is_empty_document(&text)
         };
         builder = builder.add_source(File::from_str(&text, format));
     } else if let Some(yaml) = &sources.yaml {
+        limits::check_yaml(yaml).map_err(|e| ConfigErrors(vec![format!("{ENV_YAML}: {e}")]))?;
+        empty = limits::is_empty_document(yaml);
         builder = builder.add_source(File::from_str(yaml, FileFormat::Yaml));
     }
     let overrides: config::Map<String, String> = sources
@@ -226,6 +260,11 @@ fn merge(sources: &Sources) -> Result<serde_json::Value, ConfigErrors> {
         .filter(|(k, _)| k.starts_with("WARMGATE_") && *k != ENV_FILE && *k != ENV_YAML)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    if empty && overrides.is_empty() {
+        // Not an error (the defaults warm a loopback app on :8080), but never silent: an empty
+        // ConfigMap or a mistyped variable name looks just like this.
+        eprintln!("warmgate: {NO_CONFIGURATION}");
+    }
     builder = builder.add_source(
         Environment::with_prefix(ENV_PREFIX)
             .prefix_separator("_")
@@ -241,8 +280,27 @@ fn merge(sources: &Sources) -> Result<serde_json::Value, ConfigErrors> {
     let cfg = builder
         .build()
         .map_err(|e| ConfigErrors(vec![format!("{origin}: {e}")]))?;
-    cfg.try_deserialize::<serde_json::Value>()
+    cfg.try_deserialize::<numbers::Finite>()
+        .map(|f| f.0)
         .map_err(|e| ConfigErrors(vec![format!("{origin}: {e}")]))
+}
+
+/// Reads the file at `path`, refusing one longer than [`MAX_CONFIG_BYTES`] without reading
+/// past that (it could be a device that never ends).
+fn read_capped(path: &std::path::Path) -> Result<String, ConfigErrors> {
+    use std::io::Read;
+    let fail = |e: String| ConfigErrors(vec![format!("{}: {e}", path.display())]);
+    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(fail(format!(
+            "longer than the {MAX_CONFIG_BYTES} bytes a configuration may hold"
+        )));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

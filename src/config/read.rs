@@ -122,9 +122,15 @@ where
         if value.is_null() {
             continue;
         }
+        let secret = SECRET_KEYS.contains(&key.as_str());
         let alone = Map::from_iter([(key, value)]);
         match serde_json::from_value::<T>(Value::Object(alone.clone())) {
             Ok(_) => good.extend(alone),
+            // serde's message quotes the value; these may hold credentials.
+            Err(_) if secret => {
+                let value = alone.values().next().unwrap_or(&Value::Null);
+                problems.push(section, &at, secret_type_error(value));
+            }
             Err(e) => problems.push(section, &at, e),
         }
     }
@@ -137,6 +143,27 @@ where
         );
         T::default()
     })
+}
+
+/// Keys whose values may be credentials: a type error there never quotes the value.
+const SECRET_KEYS: [&str; 3] = ["headers", "body", "url"];
+
+/// What is wrong with a secret key's value, said by its shape alone.
+fn secret_type_error(value: &Value) -> String {
+    let hidden = "the value is not shown: it may be a secret";
+    match value {
+        Value::Object(map) => match map.iter().find(|(_, v)| !v.is_string()) {
+            Some((name, v)) => format!(
+                "header {name:?}: expected text, got {} (quote it; {hidden})",
+                kind(v)
+            ),
+            None => format!("invalid value ({hidden})"),
+        },
+        other => format!(
+            "expected text or a table of text, got {} ({hidden})",
+            kind(other)
+        ),
+    }
 }
 
 #[cfg(test)]

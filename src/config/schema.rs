@@ -188,6 +188,9 @@ pub struct GateSection {
     pub deadline: Duration,
     /// What happens at the deadline.
     pub on_deadline: OnDeadline,
+    /// Bound on the histograms the gate keeps (endpoints x lookback windows x one histogram),
+    /// MiB; settings that would need more are refused.
+    pub max_memory_mib: u64,
 }
 
 impl Default for ConfigFile {
@@ -276,6 +279,7 @@ impl Default for GateSection {
             ceiling: None,
             deadline: DEFAULT_DEADLINE,
             on_deadline: OnDeadline::Fail,
+            max_memory_mib: super::limits::DEFAULT_MAX_MEMORY_MIB,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The effective configuration as a value, for `warmgate check`: the validated settings put
 //! back into the schema, then serialized by it (so keys, enums and durations are written the
-//! way they are read). Header values print as `<redacted>`: they may be credentials.
+//! way they are read). Header values print as `<redacted>` and bodies as their length and a
+//! hash: either may hold credentials, and the hash still tells two bodies apart.
 
 use serde_json::Value;
 
@@ -10,6 +11,15 @@ use super::schema::{
 use super::values::{Secret, Statuses};
 use super::Settings;
 
+/// How `check` shows a request body: `<23 bytes, fnv1a 0123456789abcdef>`. A hash to compare
+/// two configurations by, not a seal: FNV-1a, 64 bits.
+pub fn body_digest(body: &str) -> String {
+    let hash = body.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("<{} bytes, fnv1a {hash:016x}>", body.len())
+}
+
 /// The effective configuration, every default filled in, secrets redacted.
 pub fn effective(s: &Settings) -> Value {
     // Only maps with string keys and plain values: serializing cannot fail.
@@ -17,7 +27,8 @@ pub fn effective(s: &Settings) -> Value {
 }
 
 impl From<&Settings> for ConfigFile {
-    /// The configuration file that loads as `s` (header values replaced by `<redacted>`).
+    /// The configuration file that loads as `s`, but for secrets: header values replaced by
+    /// `<redacted>`, bodies by [`body_digest`].
     fn from(s: &Settings) -> ConfigFile {
         let g = &s.gate.criterion;
         ConfigFile {
@@ -47,7 +58,7 @@ impl From<&Settings> for ConfigFile {
                             .keys()
                             .map(|k| (k.to_string(), Secret(super::values::REDACTED.into())))
                             .collect(),
-                        body: e.body.clone(),
+                        body: e.body.as_deref().map(body_digest),
                         weight: e.weight,
                         expect_status: Statuses(e.expect_status.clone()),
                         expect_body: e.expect_body.clone(),
@@ -80,6 +91,7 @@ impl From<&Settings> for ConfigFile {
                 ceiling: s.gate.ceiling,
                 deadline: s.gate.deadline,
                 on_deadline: s.gate.on_deadline,
+                max_memory_mib: s.gate.max_memory_mib,
             },
         }
     }

@@ -11,8 +11,10 @@ use super::defaults::{
     DEFAULT_LISTEN, DEFAULT_PORT, DEFAULT_RATE_PER_ENDPOINT, DEFAULT_TARGET_URL,
 };
 use super::endpoints::endpoints;
+use super::paths::check_path;
 use super::problem::{Checks, Problem, Problems, Section};
 use super::schema::{ConfigFile, GateSection, LogSection, TargetSection, TrafficSection};
+use super::values::REDACTED;
 use super::{EndpointSettings, GateConfig, LogFormat, Settings, Target, Traffic};
 use crate::gate::{EndpointSpec, GateSettings};
 
@@ -71,7 +73,19 @@ fn log(log: LogSection, problems: &mut Problems) -> (LogFormat, String) {
 
 fn target(t: TargetSection, problems: &mut Problems) -> Target {
     let mut c = Checks::of(Section::Target, problems);
+    // Shown in messages, logs and `check` only without its user and password.
+    let shown = redact_userinfo(&t.url);
     let url = match Url::parse(&t.url) {
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            c.problem(
+                "url",
+                format!(
+                    "{shown:?} carries a user or password, which would be logged; send \
+                     credentials in an endpoint's headers instead"
+                ),
+            );
+            default_url()
+        }
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
             if !t.allow_remote && !is_loopback(&u) {
                 c.problem(
@@ -89,21 +103,20 @@ fn target(t: TargetSection, problems: &mut Problems) -> Target {
             c.problem(
                 "url",
                 format!(
-                    "{:?} must be http:// or https:// with a host (got scheme {:?})",
-                    t.url,
+                    "{shown:?} must be http:// or https:// with a host (got scheme {:?})",
                     u.scheme()
                 ),
             );
             default_url()
         }
         Err(e) => {
-            c.problem("url", format!("invalid URL {:?}: {e}", t.url));
+            c.problem("url", format!("invalid URL {shown:?}: {e}"));
             default_url()
         }
     };
     if let Some(p) = &t.readiness_path {
-        if !p.starts_with('/') {
-            c.problem("readiness_path", format!("{p:?} must start with '/'"));
+        if let Err(message) = check_path(p) {
+            c.problem("readiness_path", message);
         }
     }
     Target {
@@ -113,6 +126,18 @@ fn target(t: TargetSection, problems: &mut Problems) -> Target {
         wait_timeout: t.wait_timeout,
         http: t.http.into(),
         insecure_tls: t.insecure_tls,
+    }
+}
+
+/// `url` with anything between `scheme://` and the last `@` of its authority replaced by
+/// `<redacted>`: text, because a URL that does not parse may still hold a password.
+pub(super) fn redact_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}{REDACTED}{}", &url[..start], &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -190,6 +215,9 @@ fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems)
         c.problem("consecutive", "must be at least 1");
     }
     windows(g.window, g.lookback, &mut c);
+    if g.max_memory_mib == 0 {
+        c.problem("max_memory_mib", "must be at least 1");
+    }
     if g.deadline.is_zero() {
         c.problem("deadline", "must be longer than zero");
     }
@@ -221,6 +249,7 @@ fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems)
         ceiling: g.ceiling,
         deadline: g.deadline,
         on_deadline: g.on_deadline,
+        max_memory_mib: g.max_memory_mib,
     }
 }
 
@@ -250,8 +279,37 @@ fn windows(window: Duration, lookback: Duration, c: &mut Checks<'_>) {
     }
 }
 
+/// Bytes of one histogram as the engine and the gate allocate it (loadgen's standard bounds).
+fn histogram_bytes() -> u64 {
+    let counts = loadgen::snapshot::new_histogram().distinct_values();
+    (counts * std::mem::size_of::<u64>()) as u64
+}
+
+/// The gate keeps one histogram per endpoint per lookback window: refuses settings whose
+/// histograms would pass `gate.max_memory_mib`.
+fn memory(s: &Settings, problems: &mut Problems) {
+    let windows = s.gate.criterion.lookback_windows() as u64;
+    let need = s.endpoints.len() as u64 * windows * histogram_bytes();
+    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+    if need > s.gate.max_memory_mib.saturating_mul(1 << 20) {
+        problems.push(
+            Section::Gate,
+            "gate.lookback",
+            format!(
+                "{} endpoints x {windows} windows of histograms need ~{:.0} MiB, more than \
+                 gate.max_memory_mib {} (lengthen gate.window, shorten gate.lookback, or raise \
+                 the bound together with the container's memory limit)",
+                s.endpoints.len(),
+                mib(need),
+                s.gate.max_memory_mib
+            ),
+        );
+    }
+}
+
 /// Problems that involve several sections.
 fn cross_checks(s: &Settings, problems: &mut Problems) {
+    memory(s, problems);
     let total_weight: u64 = s.endpoints.iter().map(|e| u64::from(e.weight)).sum();
     if !s.endpoints.is_empty() && total_weight == 0 {
         problems.push(

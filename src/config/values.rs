@@ -11,6 +11,8 @@ use loadgen::StatusSet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::limits::MAX_DURATION;
+
 /// `#[serde(with)]` for a [`Duration`]: `"5s"` or seconds in, humantime text out.
 pub(crate) mod duration {
     use super::*;
@@ -53,20 +55,37 @@ pub(crate) mod opt_duration {
 }
 
 /// Parses a human duration (`"5s"`, `"1m 30s"`) or a plain number of seconds.
+/// Fails on text humantime cannot read, a negative number, or more than [`MAX_DURATION`].
 pub(crate) fn parse_duration(value: &Value) -> Result<Duration, String> {
-    match value {
+    let d = match value {
         Value::String(s) => humantime::parse_duration(s.trim()).map_err(|e| {
             format!("invalid duration {s:?}: {e} (write e.g. \"5s\", \"2m\", \"150ms\")")
-        }),
+        })?,
         Value::Number(n) => match n.as_f64() {
-            Some(secs) if (0.0..1e9).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
-            _ => Err(format!("invalid duration {n}")),
+            Some(secs) if secs >= 0.0 && secs <= MAX_DURATION.as_secs_f64() => {
+                Duration::from_secs_f64(secs)
+            }
+            _ => return Err(too_long(&n.to_string())),
         },
-        other => Err(format!(
-            "expected a duration like \"5s\", got {}",
-            kind(other)
-        )),
+        other => {
+            return Err(format!(
+                "expected a duration like \"5s\", got {}",
+                kind(other)
+            ))
+        }
+    };
+    if d > MAX_DURATION {
+        // Added to a clock reading, a duration near u64::MAX seconds would overflow it.
+        return Err(too_long(&humantime::format_duration(d).to_string()));
     }
+    Ok(d)
+}
+
+fn too_long(d: &str) -> String {
+    format!(
+        "invalid duration {d}: at most {} and not negative",
+        humantime::format_duration(MAX_DURATION)
+    )
 }
 
 /// A short name for a JSON value's type, for messages.

@@ -119,8 +119,12 @@ fn parse_paths(raw: &str) -> Result<Vec<String>, String> {
     if paths.is_empty() {
         return Err("no paths given (expected e.g. \"/,/api/items\")".to_string());
     }
-    if let Some(bad) = paths.iter().find(|p| !p.starts_with('/')) {
-        return Err(format!("path {bad:?} must start with '/'"));
+    // The rule warmgate applies to `endpoints[].path`: a path, never a host.
+    if let Some(message) = paths
+        .iter()
+        .find_map(|p| crate::config::check_path(p).err())
+    {
+        return Err(format!("path {message}"));
     }
     if let Some(bad) = paths.iter().find(|p| p.chars().any(char::is_whitespace)) {
         return Err(format!("path {bad:?} contains whitespace"));
@@ -222,6 +226,8 @@ mod tests {
             (ANN_RATE, "fast"),
             (ANN_RATE, "-3"),
             (ANN_ENDPOINTS, "api"),
+            (ANN_ENDPOINTS, "/, //evil.example:80/x"),
+            (ANN_ENDPOINTS, "/\\evil.example/x"),
             (ANN_INJECT, "yes"),
         ] {
             let a = anns(&[(ANN_INJECT, "true"), (key, value)]);
