@@ -25,13 +25,14 @@ pub struct AppProbe {
 
 impl AppProbe {
     /// A probe for the app at `url`, with its readiness at `readiness_path` if given. Fails if
-    /// the HTTP client cannot be built or the path does not join onto the URL.
+    /// the HTTP client cannot be built. The path is set on a copy of `url`, so it can never
+    /// change the host.
     pub fn new(
         url: &Url,
         readiness_path: Option<&str>,
         insecure_tls: bool,
     ) -> anyhow::Result<AppProbe> {
-        let readiness = readiness_path.map(|p| url.join(p)).transpose()?;
+        let readiness = readiness_path.map(|p| crate::config::url_at(url, p));
         let client = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
