@@ -233,3 +233,36 @@ impl Drop for SimProcess {
         let _ = self.child.wait();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sim_thread_serves_its_truth_and_stops_on_drop() {
+        let options = SimOptions {
+            profile: Profile::Jit,
+            seed: 5,
+            speed: 2.0,
+        };
+        let sim = SimThread::start(options).expect("sim thread");
+        let url = sim.url();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let truth = rt
+            .block_on(crate::truth::fetch(&crate::client(), &url))
+            .expect("truth");
+        assert_eq!(
+            (truth["profile"].as_str(), truth["seed"].as_u64()),
+            (Some("jit"), Some(5))
+        );
+        let addr = sim.addr;
+        drop(sim);
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "still listening"
+        );
+    }
+}

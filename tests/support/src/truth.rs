@@ -34,3 +34,29 @@ pub fn settled(t: &serde_json::Value) -> bool {
     };
     settled && stall_over
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn settled_waits_for_the_curve_and_for_a_stall_to_end() {
+        assert!(settled(&json!({"settled": true})));
+        assert!(!settled(&json!({"settled": false})));
+        assert!(!settled(&json!({})));
+        let stall = |now: f64| json!({"settled": true, "elapsed_s": now, "stall": {"end_s": 5.0}});
+        assert!(!settled(&stall(4.0)));
+        assert!(settled(&stall(6.0)));
+        // The stall has not started yet: no end time.
+        assert!(!settled(
+            &json!({"settled": true, "elapsed_s": 1.0, "stall": {"end_s": null}})
+        ));
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_an_error() {
+        assert!(parse("<html>").is_err());
+        assert_eq!(parse(r#"{"seed": 3}"#).expect("JSON")["seed"], 3);
+    }
+}
