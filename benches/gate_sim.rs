@@ -4,19 +4,22 @@
 //!
 //! `cargo bench --bench gate_sim` (release) or `cargo bench --profile dev --bench gate_sim`.
 //! Optional arguments: number of seeds (default 40), rate in rps (default 500), lognormal sigma
-//! (default 1; loadgen's simulator uses 0.5). Latency: lognormal, median 5 ms, times the
-//! profile's curve at the intended send time;
-//! 5 s windows, default gate settings (60 s lookback, 3 consecutive passes), 10 minute limit.
-//! Residual = the curve's factor at ready minus 1 (for drifts: growth since the start). A drift of
-//! +10%/min equals `max_drift` per lookback: the gate tolerates it by design. The naive rule is
-//! FIELD-NOTES' "p99 of adjacent 10 s blocks within 10%", every 5 s, 3 in a row.
+//! (default 1; loadgen's simulator uses 0.5). Latency: lognormal, median 5 ms, times a curve of
+//! [`loadgen::model`] at the request's index and intended send time (the `loadgen` rows: the
+//! simulator's own curves, their request constants scaled so that they keep the time shape they
+//! have at the rate named); 5 s windows, default gate settings (60 s lookback, 3 consecutive
+//! passes), 10 minute limit. Residual = the curve's multiplier at ready minus 1 (for drifts:
+//! growth since the start). A drift of +10%/min equals `max_drift` per lookback: the gate
+//! tolerates it by design. The naive rule is docs/FACTS.md's ("Steady-state detection") "p99 of
+//! adjacent 10 s blocks within 10%", every 5 s, 3 in a row.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use warmgate::gate::synth::{Curve, Synth, SynthEndpoint};
+use loadgen::model::{Curve, Profile};
+use warmgate::gate::synth::{Synth, SynthEndpoint};
 use warmgate::gate::{Gate, GateSettings};
 
 /// One row of the table.
@@ -40,6 +43,17 @@ impl Load {
             sigma: self.sigma,
             ..SynthEndpoint::new("home", self.rate, curve)
         }
+    }
+
+    /// The cold excess of `curve` at `t` seconds on this endpoint.
+    fn residual(self, curve: Curve, t: f64) -> f64 {
+        self.endpoint(curve).residual(t)
+    }
+
+    /// `profile`'s simulator curve with the time shape it has at `shape_rate` requests per
+    /// second on a path, sampled at this load's rate (speed scales the request constants).
+    fn shaped(self, profile: Profile, shape_rate: f64) -> Curve {
+        Curve::new(profile, shape_rate / self.rate)
     }
 }
 
@@ -101,7 +115,7 @@ fn naive_time_to_ready(curve: Curve, seed: u64, load: Load, limit: f64) -> Optio
 fn naive_column(curve: Curve, seeds: u64, load: Load, limit: f64) -> String {
     let mut residuals: Vec<f64> = (0..seeds)
         .filter_map(|seed| naive_time_to_ready(curve, seed, load, limit))
-        .map(|t| curve.residual(t))
+        .map(|t| load.residual(curve, t))
         .collect();
     residuals.sort_by(f64::total_cmp);
     if residuals.is_empty() {
@@ -121,42 +135,61 @@ fn pick(xs: &[f64], p: f64) -> f64 {
     xs[i]
 }
 
-/// loadgen's `slowdown` at 200 rps (n = 200 t): its `jit` warm-up (31x at first, 10 s e-fold)
-/// plus a degradation from 40 s on, e-fold 120 s (+65%/min).
-fn loadgen_slowdown(t: f64) -> f64 {
-    30.0 * (-t / 10.0).exp() + ((t - 40.0).max(0.0) / 120.0).exp()
-}
-
-/// loadgen's `slowdown` at 100 rps per path (the honesty benchmark's full mode: 200 rps over two
-/// paths): `jit` with a 20 s e-fold, degradation from 80 s on, e-fold 240 s (+28%/min).
-fn loadgen_slowdown_100(t: f64) -> f64 {
-    30.0 * (-t / 20.0).exp() + ((t - 80.0).max(0.0) / 240.0).exp()
-}
-
-/// loadgen's `jit` at 100 rps per path: 31x at first, 20 s e-fold.
-fn loadgen_jit_100(t: f64) -> f64 {
-    1.0 + 30.0 * (-t / 20.0).exp()
-}
-
-/// loadgen's `jit` at 200 rps: 31x at first, 10 s e-fold.
-fn loadgen_jit(t: f64) -> f64 {
-    1.0 + 30.0 * (-t / 10.0).exp()
-}
-
-/// loadgen's `tiered` at 200 rps: 15x for 5 s, 2.5x until 50 s, then warm.
-fn loadgen_tiered(t: f64) -> f64 {
-    if t < 5.0 {
-        15.0
-    } else if t < 50.0 {
-        2.5
-    } else {
-        1.0
-    }
-}
-
-/// loadgen's `drift`: +22%/min forever (e-fold 300 s).
-fn loadgen_drift(t: f64) -> f64 {
-    (t / 300.0).exp()
+/// Every row, in table order.
+fn cases(load: Load) -> Vec<Case> {
+    let case = |name, curve, lookback| Case {
+        name,
+        curve,
+        lookback,
+    };
+    vec![
+        case("flat", Curve::new(Profile::Flat, 1.0), 60),
+        case("warmup tau 20 s", Curve::warmup(1.0, 20.0), 60),
+        case("warmup tau 60 s", Curve::warmup(1.0, 60.0), 60),
+        case("warmup tau 120 s", Curve::warmup(1.0, 120.0), 60),
+        case(
+            "warmup tau 120 s, lookback 120 s",
+            Curve::warmup(1.0, 120.0),
+            120,
+        ),
+        case("cold x10, tau 30 s", Curve::warmup(9.0, 30.0), 60),
+        case("drift +20%/min", Curve::drift_per_minute(0.2), 60),
+        case("drift +10%/min", Curve::drift_per_minute(0.1), 60),
+        case(
+            "slowdown (tau 20 s, +50%/min after 60 s)",
+            Curve::slowdown_at_rate(1.0, 20.0, 60.0, 0.5, load.rate),
+            60,
+        ),
+        // The simulator's curves as a warmgate run sees them: at the default 200 rps on one
+        // path, or at 100 rps per path (the honesty benchmark's full mode: 200 rps, 2 paths).
+        case(
+            "loadgen jit (200 rps shape)",
+            load.shaped(Profile::Jit, 200.0),
+            60,
+        ),
+        case(
+            "loadgen jit (100 rps/path shape)",
+            load.shaped(Profile::Jit, 100.0),
+            60,
+        ),
+        case(
+            "loadgen tiered (200 rps shape)",
+            load.shaped(Profile::Tiered, 200.0),
+            60,
+        ),
+        // Time-based: the same at every rate.
+        case("loadgen drift", Curve::new(Profile::Drift, 1.0), 60),
+        case(
+            "loadgen slowdown (200 rps shape)",
+            load.shaped(Profile::Slowdown, 200.0),
+            60,
+        ),
+        case(
+            "loadgen slowdown (100 rps/path shape)",
+            load.shaped(Profile::Slowdown, 100.0),
+            60,
+        ),
+    ]
 }
 
 fn main() {
@@ -168,96 +201,8 @@ fn main() {
     let rate: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(500.0);
     let sigma: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1.0);
     let limit = 600.0;
-    let warm = |tau| Curve::Warmup {
-        amplitude: 1.0,
-        tau,
-    };
-    let cases = [
-        Case {
-            name: "flat",
-            curve: Curve::Flat,
-            lookback: 60,
-        },
-        Case {
-            name: "warmup tau 20 s",
-            curve: warm(20.0),
-            lookback: 60,
-        },
-        Case {
-            name: "warmup tau 60 s",
-            curve: warm(60.0),
-            lookback: 60,
-        },
-        Case {
-            name: "warmup tau 120 s",
-            curve: warm(120.0),
-            lookback: 60,
-        },
-        Case {
-            name: "warmup tau 120 s, lookback 120 s",
-            curve: warm(120.0),
-            lookback: 120,
-        },
-        Case {
-            name: "cold x10, tau 30 s",
-            curve: Curve::Warmup {
-                amplitude: 9.0,
-                tau: 30.0,
-            },
-            lookback: 60,
-        },
-        Case {
-            name: "drift +20%/min",
-            curve: Curve::Drift { per_minute: 0.2 },
-            lookback: 60,
-        },
-        Case {
-            name: "drift +10%/min",
-            curve: Curve::Drift { per_minute: 0.1 },
-            lookback: 60,
-        },
-        Case {
-            name: "slowdown (tau 20 s, +50%/min after 60 s)",
-            curve: Curve::Slowdown {
-                amplitude: 1.0,
-                tau: 20.0,
-                after: 60.0,
-                per_minute: 0.5,
-            },
-            lookback: 60,
-        },
-        Case {
-            name: "loadgen jit (200 rps shape)",
-            curve: Curve::Custom(loadgen_jit),
-            lookback: 60,
-        },
-        Case {
-            name: "loadgen jit (100 rps/path shape)",
-            curve: Curve::Custom(loadgen_jit_100),
-            lookback: 60,
-        },
-        Case {
-            name: "loadgen tiered (200 rps shape)",
-            curve: Curve::Custom(loadgen_tiered),
-            lookback: 60,
-        },
-        Case {
-            name: "loadgen drift",
-            curve: Curve::Custom(loadgen_drift),
-            lookback: 60,
-        },
-        Case {
-            name: "loadgen slowdown (200 rps shape)",
-            curve: Curve::Custom(loadgen_slowdown),
-            lookback: 60,
-        },
-        Case {
-            name: "loadgen slowdown (100 rps/path shape)",
-            curve: Curve::Custom(loadgen_slowdown_100),
-            lookback: 60,
-        },
-    ];
     let load = Load { rate, sigma };
+    let cases = cases(load);
     println!(
         "gate simulation: {seeds} seeds, {rate} rps, lognormal sigma {sigma}, 5 s windows, limit {limit} s"
     );
@@ -273,7 +218,10 @@ fn main() {
             }
         }
         times.sort_by(f64::total_cmp);
-        let mut residuals: Vec<f64> = times.iter().map(|&t| case.curve.residual(t)).collect();
+        let mut residuals: Vec<f64> = times
+            .iter()
+            .map(|&t| load.residual(case.curve, t))
+            .collect();
         residuals.sort_by(f64::total_cmp);
         let (ttr, res) = if times.is_empty() {
             ("-".to_string(), "-".to_string())

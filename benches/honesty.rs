@@ -13,43 +13,41 @@
 
 #[path = "honesty/cases.rs"]
 mod cases;
-#[path = "honesty/child.rs"]
-mod child;
 #[path = "honesty/measure.rs"]
 mod measure;
 #[path = "honesty/report.rs"]
 mod report;
+#[path = "honesty/sidecar.rs"]
+mod sidecar;
 #[path = "honesty/target.rs"]
 mod target;
-#[path = "honesty/warmgate.rs"]
-mod warmgate;
 
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use cases::{Case, Expect, Settings};
+use cases::{Case, Expect, Protocol};
+use sidecar::Overrides;
 use target::{Kind, Paths};
-use warmgate::GateSettings;
 
 /// Quick mode: simulators 4x faster, warmgate against them with 2 s windows and a 32 s lookback
 /// at 800 rps (800 samples per endpoint per window); against the real runtimes at the default
 /// rate (200 rps per endpoint) with 4 s windows and a 48 s lookback; tight observation bounds.
-fn quick() -> Settings {
-    Settings {
+fn quick() -> Protocol {
+    Protocol {
         mode: "quick",
         speed: 4.0,
         user_requests: 2_000,
         user_rate: 200.0,
-        gate: GateSettings {
+        gate: Overrides {
             rate: Some(800.0),
             window: Some("2s"),
             lookback: Some("32s"),
             min_samples: Some(2_000),
             deadline: Some("120s"),
         },
-        gate_runtime: GateSettings {
+        gate_runtime: Overrides {
             rate: None,
             window: Some("4s"),
             lookback: Some("48s"),
@@ -66,14 +64,14 @@ fn quick() -> Settings {
 /// Full mode: warmgate's defaults, documented simulator curves. Warming cases are watched for
 /// the whole default deadline (10 min), so "never" is warmgate's own verdict; never-settling
 /// ones for 4 min (the rise check decides within 3). About 45 min when every warming case opens.
-fn full() -> Settings {
-    Settings {
+fn full() -> Protocol {
+    Protocol {
         mode: "full",
         speed: 1.0,
         user_requests: 2_000,
         user_rate: 200.0,
-        gate: GateSettings::default(),
-        gate_runtime: GateSettings::default(),
+        gate: Overrides::default(),
+        gate_runtime: Overrides::default(),
         bound_warming: Duration::from_secs(600),
         bound_never: Duration::from_secs(240),
         settle_limit: Duration::from_secs(300),
@@ -85,7 +83,7 @@ fn full() -> Settings {
 const QUICK_CASES: [&str; 4] = ["flat", "jit", "drift", "slowdown"];
 
 struct Args {
-    settings: Settings,
+    settings: Protocol,
     only: Option<Vec<String>>,
 }
 

@@ -14,7 +14,7 @@ use loadgen::sim::Profile;
 async fn an_app_restart_sends_the_agent_back_to_waiting_and_it_warms_again() {
     let port = free_port();
     let sim = SimApp::start(Profile::Flat, 1.0, port).await;
-    let wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
+    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), FAST_GATE));
     assert!(
         wg.wait_ready(Duration::from_secs(90)).await.is_some(),
         "{}",
@@ -47,7 +47,7 @@ async fn an_app_restart_sends_the_agent_back_to_waiting_and_it_warms_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_fails_readiness_within_100ms_and_exits_zero() {
     let sim = SimApp::start(Profile::Flat, 1.0, 0).await;
-    let mut wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
+    let mut wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), FAST_GATE));
     assert!(
         wg.wait_ready(Duration::from_secs(90)).await.is_some(),
         "{}",
@@ -55,7 +55,7 @@ async fn sigterm_fails_readiness_within_100ms_and_exits_zero() {
     );
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let url = format!("{}/readyz", wg.base);
-    wg.sigterm();
+    wg.sigterm().expect("SIGTERM");
     let t0 = Instant::now();
     let mut first_503 = None;
     while t0.elapsed() < Duration::from_secs(1) {
@@ -128,7 +128,7 @@ async fn readyz_answers_fast_while_warmup_runs_at_2000_rps() {
         "target: {{url: \"{}\"}}\ntraffic: {{rate: 2000, ramp: 0s, max_inflight: 256}}\n{FAST_GATE}",
         sim.url()
     );
-    let wg = Warmgate::spawn(&config);
+    let wg = Warmgate::spawn(WARMGATE, &config);
     assert!(wg.wait_phase("warming", Duration::from_secs(10)).await);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut times = Vec::new();

@@ -14,7 +14,7 @@ use loadgen::sim::Profile;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flat_app_becomes_ready_after_one_lookback() {
     let sim = SimApp::start(Profile::Flat, 1.0, 0).await;
-    let wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
+    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), FAST_GATE));
     let took = wg.wait_ready(Duration::from_secs(90)).await;
     let status = wg.status().await;
     let took =
@@ -35,7 +35,7 @@ async fn flat_app_becomes_ready_after_one_lookback() {
 async fn jit_app_becomes_ready_only_once_settled_and_users_then_see_a_warm_tail() {
     // speed 1: the cold excess (30x at first) decays below 5% after ~12,800 requests (16 s).
     let sim = SimApp::start(Profile::Jit, 1.0, 0).await;
-    let wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
+    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), FAST_GATE));
     let took = wg.wait_ready(Duration::from_secs(150)).await;
     let truth = sim.truth().await;
     assert!(
@@ -63,7 +63,7 @@ async fn drift_and_slowdown_never_open_and_fail_at_the_deadline() {
     for (profile, speed) in [(Profile::Drift, 10.0), (Profile::Slowdown, 2.0)] {
         let sim = SimApp::start(profile, speed, 0).await;
         let gate = "gate: {window: 1s, lookback: 10s, consecutive: 3, min_samples: 1500, deadline: 35s, on_deadline: fail}\n";
-        let wg = Warmgate::spawn(&fast_config(&sim.url(), gate));
+        let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), gate));
         let t0 = std::time::Instant::now();
         // Watch /readyz for the whole deadline: it must never answer 200.
         while t0.elapsed() < Duration::from_secs(38) {
@@ -95,7 +95,7 @@ async fn drift_and_slowdown_never_open_and_fail_at_the_deadline() {
 async fn errors_keep_the_pod_unready_while_5xx_flow() {
     // speed 1: 5xx for the first 20 s.
     let sim = SimApp::start(Profile::Errors, 1.0, 0).await;
-    let wg = Warmgate::spawn(&fast_config(&sim.url(), FAST_GATE));
+    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), FAST_GATE));
     let t0 = std::time::Instant::now();
     let mut saw_error_reason = false;
     while t0.elapsed() < Duration::from_secs(19) {

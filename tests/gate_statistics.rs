@@ -1,13 +1,14 @@
-//! The gate's statistical promises, reproduced on seeded synthetic warm-ups (FIELD-NOTES,
-//! "Deciding that p99 is stable"): lognormal sigma 1 latency (median 5 ms) times a curve taken at
-//! each request's intended send time, 500 rps unless said otherwise, 5 s windows, default
-//! settings. Pure and fast: no sockets, no clock.
+//! The gate's statistical promises, reproduced on seeded synthetic warm-ups (docs/FACTS.md,
+//! "Steady-state detection"): lognormal sigma 1 latency (median 5 ms) times a curve of
+//! [`loadgen::model`] taken at each request's index and intended send time, 500 rps unless said
+//! otherwise, 5 s windows, default settings. Pure and fast: no sockets, no clock.
 
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use warmgate::gate::synth::{Curve, Synth, SynthEndpoint};
+use loadgen::model::{Curve, Profile};
+use warmgate::gate::synth::{Synth, SynthEndpoint};
 use warmgate::gate::{Gate, GateSettings};
 
 /// Seconds until ready, or `None` within `limit` seconds.
@@ -27,6 +28,16 @@ fn time_to_ready(curve: Curve, seed: u64, rate: f64, limit: f64) -> Option<f64> 
     None
 }
 
+/// The cold excess of `curve` at `t` seconds on an endpoint served at `rate` rps.
+fn residual(curve: Curve, rate: f64, t: f64) -> f64 {
+    SynthEndpoint::new("home", rate, curve).residual(t)
+}
+
+/// loadgen's profile curve at its documented (speed 1) constants.
+fn profile(p: Profile) -> Curve {
+    Curve::new(p, 1.0)
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -36,7 +47,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 fn flat_latency_is_ready_after_two_lookbacks_and_two_more_windows_at_the_earliest() {
     // 2 lookbacks of history (24 windows), then K = 3 passes: windows 24, 25, 26 -> 130 s.
     let times: Vec<f64> = (0..8)
-        .map(|seed| time_to_ready(Curve::Flat, seed, 500.0, 600.0).expect("flat opens"))
+        .map(|seed| time_to_ready(profile(Profile::Flat), seed, 500.0, 600.0).expect("flat opens"))
         .collect();
     for &t in &times {
         assert!(
@@ -54,14 +65,11 @@ fn flat_latency_is_ready_after_two_lookbacks_and_two_more_windows_at_the_earlies
 
 #[test]
 fn warmup_tau_20s_opens_with_residual_slowness_under_1_4_percent() {
-    let curve = Curve::Warmup {
-        amplitude: 1.0,
-        tau: 20.0,
-    };
+    let curve = Curve::warmup(1.0, 20.0);
     for seed in 0..8 {
         let t = time_to_ready(curve, seed, 500.0, 600.0).expect("a 20 s warm-up opens");
-        let residual = curve.residual(t);
-        // FIELD-NOTES: <= 1.4%. Simulated here: at most 0.2% over 30 seeds.
+        let residual = residual(curve, 500.0, t);
+        // docs/FACTS.md, "Steady-state detection": <= 1.4%. Simulated here: at most 0.2% over 30 seeds.
         assert!(
             residual <= 0.014,
             "seed {seed}: ready at {t} s, residual {residual:.4}"
@@ -71,17 +79,14 @@ fn warmup_tau_20s_opens_with_residual_slowness_under_1_4_percent() {
 
 #[test]
 fn warmup_tau_60s_opens_with_residual_slowness_near_ten_percent() {
-    let curve = Curve::Warmup {
-        amplitude: 1.0,
-        tau: 60.0,
-    };
+    let curve = Curve::warmup(1.0, 60.0);
     let residuals: Vec<f64> = (0..10)
         .map(|seed| {
             let t = time_to_ready(curve, seed, 500.0, 600.0).expect("a 60 s warm-up opens");
-            curve.residual(t)
+            residual(curve, 500.0, t)
         })
         .collect();
-    // FIELD-NOTES: ~8-10%. Simulated here over 30 seeds: median 6.4%, max 11.5%.
+    // docs/FACTS.md, "Steady-state detection": ~8-10%. Simulated here over 30 seeds: median 6.4%, max 11.5%.
     assert!(median(residuals.clone()) <= 0.10, "residuals {residuals:?}");
     assert!(
         residuals.iter().all(|&r| r <= 0.16),
@@ -91,15 +96,12 @@ fn warmup_tau_60s_opens_with_residual_slowness_near_ten_percent() {
 
 #[test]
 fn a_ten_times_cold_start_opens_only_once_within_a_few_percent_of_warm() {
-    let curve = Curve::Warmup {
-        amplitude: 9.0,
-        tau: 30.0,
-    };
+    let curve = Curve::warmup(9.0, 30.0);
     // benches/gate_sim.rs over 40 seeds: residual median 1.6%, max 6.1% (ready 150-235 s).
     let residuals: Vec<f64> = (0..8)
         .map(|seed| {
             let t = time_to_ready(curve, seed, 500.0, 600.0).expect("opens");
-            curve.residual(t)
+            residual(curve, 500.0, t)
         })
         .collect();
     assert!(
@@ -112,7 +114,7 @@ fn a_ten_times_cold_start_opens_only_once_within_a_few_percent_of_warm() {
 #[test]
 fn drift_of_20_percent_a_minute_never_opens_in_ten_minutes() {
     for seed in 0..6 {
-        let t = time_to_ready(Curve::Drift { per_minute: 0.2 }, seed, 500.0, 600.0);
+        let t = time_to_ready(Curve::drift_per_minute(0.2), seed, 500.0, 600.0);
         assert_eq!(t, None, "seed {seed} opened on a drift");
     }
 }
@@ -120,12 +122,7 @@ fn drift_of_20_percent_a_minute_never_opens_in_ten_minutes() {
 #[test]
 fn slowdown_after_warming_never_opens_in_ten_minutes() {
     // Warms (tau 20 s), then degrades +50%/min from 60 s: the bottom of the U looks flat.
-    let curve = Curve::Slowdown {
-        amplitude: 1.0,
-        tau: 20.0,
-        after: 60.0,
-        per_minute: 0.5,
-    };
+    let curve = Curve::slowdown_at_rate(1.0, 20.0, 60.0, 0.5, 500.0);
     for seed in 0..6 {
         assert_eq!(
             time_to_ready(curve, seed, 500.0, 600.0),
@@ -136,37 +133,24 @@ fn slowdown_after_warming_never_opens_in_ten_minutes() {
 }
 
 /// loadgen's `drift` (e-fold 300 s: +22%/min) and `slowdown` (its `jit` warm-up, then +65%/min
-/// from 8,000 requests) at the default 200 rps, as functions of time.
-fn loadgen_drift(t: f64) -> f64 {
-    (t / 300.0).exp()
-}
-
-fn loadgen_slowdown(t: f64) -> f64 {
-    30.0 * (-t / 10.0).exp() + ((t - 40.0).max(0.0) / 120.0).exp()
-}
-
+/// from 8,000 requests) at the default 200 rps.
 #[test]
 fn loadgen_drift_and_slowdown_shapes_never_open_at_200_rps() {
     for seed in 0..6 {
-        for (name, f) in [
-            ("drift", loadgen_drift as fn(f64) -> f64),
-            ("slowdown", loadgen_slowdown),
-        ] {
-            let t = time_to_ready(Curve::Custom(f), seed, 200.0, 600.0);
-            assert_eq!(t, None, "{name}, seed {seed}");
+        for p in [Profile::Drift, Profile::Slowdown] {
+            let t = time_to_ready(profile(p), seed, 200.0, 600.0);
+            assert_eq!(t, None, "{}, seed {seed}", p.name());
         }
     }
 }
 
 #[test]
 fn the_naive_adjacent_blocks_rule_would_open_far_too_early_on_the_same_data() {
-    // Guards the point of the whole gate. FIELD-NOTES' naive rule, evaluated every 5 s window:
+    // Guards the point of the whole gate. The naive rule of docs/FACTS.md, "Steady-state
+    // detection", evaluated every 5 s window:
     // p99 of the last 10 s within 10% of the 10 s before, 3 times in a row. On tau 60 s it left
     // ~56% residual slowness (51% here over 40 seeds); the gate leaves ~6%.
-    let curve = Curve::Warmup {
-        amplitude: 1.0,
-        tau: 60.0,
-    };
+    let curve = Curve::warmup(1.0, 60.0);
     let mut naive_residuals = Vec::new();
     for seed in 0..6 {
         let mut synth = Synth::new(
@@ -193,10 +177,16 @@ fn the_naive_adjacent_blocks_rule_would_open_far_too_early_on_the_same_data() {
             }
         }
         let t = opened.expect("the naive rule opens");
-        naive_residuals.push(curve.residual(t));
+        naive_residuals.push(residual(curve, 500.0, t));
     }
     let gate_residuals: Vec<f64> = (0..6)
-        .map(|seed| curve.residual(time_to_ready(curve, seed, 500.0, 600.0).expect("opens")))
+        .map(|seed| {
+            residual(
+                curve,
+                500.0,
+                time_to_ready(curve, seed, 500.0, 600.0).expect("opens"),
+            )
+        })
         .collect();
     assert!(
         median(naive_residuals.clone()) > 0.35,
@@ -209,15 +199,15 @@ fn the_naive_adjacent_blocks_rule_would_open_far_too_early_on_the_same_data() {
 }
 
 #[test]
-fn interval_widths_match_field_notes_for_a_lognormal_tail() {
+fn interval_widths_match_the_facts_for_a_lognormal_tail() {
     use warmgate::gate::stats::{interval_ranks, value_at_rank};
-    // FIELD-NOTES: relative 95% width of p99 for lognormal sigma 1: -14/+22% at n = 2,000,
+    // docs/FACTS.md, "Quantile statistics": relative 95% width of p99 for lognormal sigma 1: -14/+22% at n = 2,000,
     // -9/+12% at n = 5,000. Averaged over 30 samples of each size.
     for (rate, below, above) in [(400.0, -0.14, 0.22), (1000.0, -0.09, 0.12)] {
         let mut synth = Synth::new(
             21,
             Duration::from_secs(5),
-            vec![SynthEndpoint::new("home", rate, Curve::Flat)],
+            vec![SynthEndpoint::new("home", rate, profile(Profile::Flat))],
         );
         let (mut lo_sum, mut hi_sum) = (0.0, 0.0);
         for _ in 0..30 {
@@ -243,50 +233,30 @@ fn interval_widths_match_field_notes_for_a_lognormal_tail() {
 
 /// loadgen's `tiered` at 200 rps (n = 200 t): 15x for 1,000 requests, 2.5x until 10,000, then
 /// warm. Two plateaus: the gate must not stop on the first.
-fn loadgen_tiered(t: f64) -> f64 {
-    if t < 5.0 {
-        15.0
-    } else if t < 50.0 {
-        2.5
-    } else {
-        1.0
-    }
-}
-
 #[test]
 fn tiered_warmup_opens_only_on_the_last_plateau() {
     for seed in 0..6 {
-        let t = time_to_ready(Curve::Custom(loadgen_tiered), seed, 200.0, 600.0)
-            .expect("tiered settles at 50 s");
-        assert_eq!(
-            Curve::Custom(loadgen_tiered).residual(t),
-            0.0,
-            "seed {seed}: {t} s"
-        );
+        let tiered = profile(Profile::Tiered);
+        let t = time_to_ready(tiered, seed, 200.0, 600.0).expect("tiered settles at 50 s");
+        assert_eq!(residual(tiered, 200.0, t), 0.0, "seed {seed}: {t} s");
     }
 }
 
-/// loadgen's `errors` at 200 rps: fast 503s (a fifth of warm latency) for 20 s, then `jit`.
-fn errors_then_jit(t: f64) -> f64 {
-    if t < 20.0 {
-        0.2
-    } else {
-        1.0 + 30.0 * (-(t - 20.0) / 10.0).exp()
-    }
-}
-
+/// loadgen's `errors` at 200 rps: 503s for 20 s, then `jit`; here the 503s are fast (a fifth of
+/// warm latency).
 #[test]
 fn fast_errors_then_a_jit_warmup_open_once_errors_are_gone_and_latency_settled() {
-    let curve = Curve::Custom(errors_then_jit);
+    let curve = profile(Profile::Errors);
     for seed in 0..6 {
         let settings = GateSettings::default();
-        let mut endpoint = SynthEndpoint::new("home", 200.0, curve);
-        endpoint.error_rate = 1.0;
-        let mut synth = Synth::new(seed, settings.window, vec![endpoint]);
+        let endpoint = SynthEndpoint {
+            error_latency: 0.2,
+            ..SynthEndpoint::new("home", 200.0, curve)
+        };
+        let mut synth = Synth::new(seed, settings.window, vec![endpoint.clone()]);
         let mut gate = Gate::new(settings, synth.names());
         let mut ready_at = None;
         while synth.elapsed() < 600.0 && ready_at.is_none() {
-            synth.endpoints[0].error_rate = if synth.elapsed() < 20.0 { 1.0 } else { 0.0 };
             if gate.observe(&synth.next_snapshot()).ready {
                 ready_at = Some(synth.elapsed());
             }
@@ -295,7 +265,10 @@ fn fast_errors_then_a_jit_warmup_open_once_errors_are_gone_and_latency_settled()
         // Errors leave the lookback's rate under 1% at 20 + 60 s at the earliest; the low
         // latency of the fast 503s must not read as a rise that blocks the gate for long.
         assert!((80.0..=300.0).contains(&t), "seed {seed}: ready at {t} s");
-        assert!(curve.residual(t) < 0.01, "seed {seed}: residual at {t} s");
+        assert!(
+            residual(curve, 500.0, t) < 0.01,
+            "seed {seed}: residual at {t} s"
+        );
     }
 }
 
@@ -310,7 +283,7 @@ fn at_100_rps_a_flat_app_is_not_held_back_by_drift_within_its_noise() {
         let settings = GateSettings::default();
         let endpoint = SynthEndpoint {
             sigma: 0.5,
-            ..SynthEndpoint::new("home", 100.0, Curve::Flat)
+            ..SynthEndpoint::new("home", 100.0, profile(Profile::Flat))
         };
         let mut synth = Synth::new(seed, settings.window, vec![endpoint]);
         let mut gate = Gate::new(settings, synth.names());

@@ -1,16 +1,22 @@
 //! The gate's verdict on seeded synthetic windows: what keeps it closed, what its reasons say,
 //! streaks and resets, several endpoints, and the JSON it serialises to. Pure: no sockets.
+//!
+//! Each test has its own seed. Some outcomes hold for most seeds, not all (a flat app opening at
+//! the earliest point: about 87% of seeds; no false trend alarm in one given window: about 90%):
+//! when the noise moved to `rand` (issue 15) the seeds of four tests were picked again. Over 40
+//! seeds their pass rates were the same with the old and the new stream.
 
 use std::time::Duration;
 
-use warmgate::gate::synth::{Curve, Synth, SynthEndpoint};
+use loadgen::model::{Curve, Profile};
+use warmgate::gate::synth::{Synth, SynthEndpoint};
 use warmgate::gate::{EndpointSpec, Gate, GateSettings, Verdict};
 
 /// 2 lookbacks of history + K - 1 = 26 windows: the earliest a flat app can be ready.
 const EARLIEST_READY: usize = 26;
 
 fn flat(name: &str, rate: f64) -> SynthEndpoint {
-    SynthEndpoint::new(name, rate, Curve::Flat)
+    SynthEndpoint::new(name, rate, Curve::new(Profile::Flat, 1.0))
 }
 
 /// Feeds `windows` windows and returns every verdict.
@@ -58,7 +64,7 @@ fn first_verdicts_explain_that_the_lookback_is_filling() {
 
 #[test]
 fn flat_opens_exactly_when_history_allows_and_the_streak_counts_up() {
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 500.0)], 3);
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 500.0)], 18);
     let verdicts = run(&mut gate, &mut synth, EARLIEST_READY);
     assert!(verdicts[..EARLIEST_READY - 3].iter().all(|v| !v.pass));
     let last3: Vec<(bool, u32, bool)> = verdicts[EARLIEST_READY - 3..]
@@ -114,7 +120,7 @@ fn reset_forgets_windows_and_streak() {
 fn errors_above_the_limit_keep_it_closed_until_the_lookback_rate_falls_under_it() {
     let mut endpoint = flat("home", 500.0);
     endpoint.error_rate = 0.05;
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![endpoint], 5);
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![endpoint], 20);
     let verdicts = run(&mut gate, &mut synth, 60);
     assert!(verdicts.iter().all(|v| !v.pass));
     let v = verdicts.last().expect("verdicts");
@@ -161,7 +167,7 @@ fn a_starved_generator_keeps_it_closed_with_its_numbers() {
 
 #[test]
 fn one_starved_window_in_the_lookback_is_enough_to_fail() {
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 500.0)], 7);
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 500.0)], 23);
     run(&mut gate, &mut synth, 30);
     synth.lag = Duration::from_millis(120);
     let v = gate.observe(&synth.next_snapshot());
@@ -213,7 +219,7 @@ fn a_ceiling_below_the_quantile_keeps_it_closed() {
 fn one_drifting_endpoint_keeps_the_verdict_failing_while_the_other_passes() {
     let endpoints = vec![
         flat("home", 300.0),
-        SynthEndpoint::new("search", 300.0, Curve::Drift { per_minute: 0.3 }),
+        SynthEndpoint::new("search", 300.0, Curve::drift_per_minute(0.3)),
     ];
     let (mut gate, mut synth) = setup(GateSettings::default(), endpoints, 9);
     let verdicts = run(&mut gate, &mut synth, 80);
@@ -338,10 +344,7 @@ fn the_verdict_serialises_with_the_status_field_names() {
 
 #[test]
 fn a_warmup_in_progress_is_reported_as_falling_with_its_numbers() {
-    let curve = Curve::Warmup {
-        amplitude: 3.0,
-        tau: 30.0,
-    };
+    let curve = Curve::warmup(3.0, 30.0);
     let (mut gate, mut synth) = setup(
         GateSettings::default(),
         vec![SynthEndpoint::new("home", 500.0, curve)],
@@ -391,7 +394,7 @@ fn a_wide_interval_is_reported_as_not_precise_enough() {
         min_samples: 1000,
         ..GateSettings::default()
     };
-    let (mut gate, mut synth) = setup(settings, vec![flat("home", 50.0)], 16);
+    let (mut gate, mut synth) = setup(settings, vec![flat("home", 50.0)], 21);
     let verdicts = run(&mut gate, &mut synth, 30);
     let v = verdicts.last().expect("verdicts");
     let reason = v

@@ -5,30 +5,16 @@
 //! it starts.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
+use warmgate_testkit::{free_port, ChildGuard};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A child process killed (and reaped) when the test ends, pass or fail.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port");
-    l.local_addr().expect("local addr").port()
 }
 
 /// `%XX`-encodes everything but RFC 3986 unreserved characters.
@@ -77,24 +63,18 @@ fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) ->
 }
 
 /// `warmgate demo --keep` on a free loopback port, once its probe server answers.
-fn start_demo(log: &Path) -> (Proc, u16) {
+fn start_demo(log: &Path) -> (ChildGuard, u16) {
     let port = free_port();
-    let out = std::fs::File::create(log).expect("demo log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_warmgate"))
-        .args([
-            "demo",
-            "--keep",
-            "--profile",
-            "flat",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(out.try_clone().expect("log handle"))
-        .stderr(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start warmgate demo");
-    let demo = Proc(child);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warmgate"));
+    cmd.args([
+        "demo",
+        "--keep",
+        "--profile",
+        "flat",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let demo = ChildGuard::spawn("warmgate demo", cmd, log).expect("start warmgate demo");
     wait_for(Duration::from_secs(30), "warmgate demo's /livez", || {
         get(port, "/livez").ok().filter(|(s, _)| *s == 200)
     });
@@ -248,21 +228,15 @@ fn prometheus_scrapes_warmgate_and_answers_the_dashboard() {
     );
     std::fs::write(dir.join("prometheus.yml"), config).expect("write config");
     let prom_port = free_port();
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
-    let child = Command::new(prometheus())
-        .current_dir(&dir)
-        .args([
-            "--config.file=prometheus.yml",
-            "--storage.tsdb.path=data",
-            &format!("--web.listen-address=127.0.0.1:{prom_port}"),
-            "--log.level=warn",
-        ])
-        .stdout(log.try_clone().expect("log handle"))
-        .stderr(log)
-        .stdin(Stdio::null())
-        .spawn()
+    let mut cmd = Command::new(prometheus());
+    cmd.current_dir(&dir).args([
+        "--config.file=prometheus.yml",
+        "--storage.tsdb.path=data",
+        &format!("--web.listen-address=127.0.0.1:{prom_port}"),
+        "--log.level=warn",
+    ]);
+    let _prom = ChildGuard::spawn("prometheus", cmd, &dir.join("prometheus.log"))
         .expect("start prometheus");
-    let _prom = Proc(child);
 
     // The first scrape can take a while after start: poll the targets, never sleep blindly.
     wait_for(

@@ -8,8 +8,8 @@ use loadgen::sim::Profile;
 use serde::Serialize;
 
 use super::measure::{self, Measured};
+use super::sidecar::{self, Overrides};
 use super::target::{self, Kind, Paths};
-use super::warmgate::{self, GateSettings};
 
 /// What a case is expected to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,9 +56,9 @@ pub fn all_cases() -> Vec<Case> {
     out
 }
 
-/// How long and how hard a mode runs.
+/// The measurement protocol of a mode: how long and how hard it runs.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Protocol {
     /// `quick` or `full`.
     pub mode: &'static str,
     /// Simulator speed-up (1 = documented curves).
@@ -68,10 +68,10 @@ pub struct Settings {
     /// ... at this rate.
     pub user_rate: f64,
     /// warmgate's settings against simulators.
-    pub gate: GateSettings,
+    pub gate: Overrides,
     /// warmgate's settings against real runtimes (a CPU-bound app cannot take the simulators'
     /// quick-mode rate).
-    pub gate_runtime: GateSettings,
+    pub gate_runtime: Overrides,
     /// How long to wait for warmgate on a case that settles.
     pub bound_warming: Duration,
     /// How long to watch warmgate on a case that never settles.
@@ -82,9 +82,9 @@ pub struct Settings {
     pub long_warm: Duration,
 }
 
-impl Settings {
+impl Protocol {
     /// warmgate's settings for a target of `kind`.
-    pub fn gate_for(&self, kind: Kind) -> &GateSettings {
+    pub fn gate_for(&self, kind: Kind) -> &Overrides {
         match kind {
             Kind::Sim(_) => &self.gate,
             Kind::Jvm | Kind::Node => &self.gate_runtime,
@@ -140,7 +140,7 @@ pub struct CaseResult {
 }
 
 /// Runs one case: naive run, warmgate run, reference.
-pub async fn run_case(case: &Case, s: &Settings, paths: &Paths, seed: u64) -> Result<CaseResult> {
+pub async fn run_case(case: &Case, s: &Protocol, paths: &Paths, seed: u64) -> Result<CaseResult> {
     let began = Instant::now();
     let client = measure::probe_client()?;
     let eps = target::endpoints(case.kind);
@@ -179,7 +179,7 @@ pub async fn run_case(case: &Case, s: &Settings, paths: &Paths, seed: u64) -> Re
         &format!("{label}-warmgate-app"),
     )?;
     {
-        let mut wg = warmgate::start(paths, &label, &t.base, &eps, s.gate_for(case.kind))?;
+        let mut wg = sidecar::start(paths, &label, &t.base, &eps, s.gate_for(case.kind))?;
         let bound = match case.expect {
             Expect::Warms => s.bound_warming,
             Expect::NeverSettles => s.bound_never,
@@ -195,7 +195,7 @@ pub async fn run_case(case: &Case, s: &Settings, paths: &Paths, seed: u64) -> Re
                 measure::open_loop(&t.base, &eps, s.user_requests, s.user_rate, seed + 1),
                 async {
                     (
-                        warmgate::status(&client, &wg.base).await,
+                        sidecar::status(&client, &wg.base).await,
                         sim_truth(&client, &t).await,
                     )
                 }
@@ -204,7 +204,7 @@ pub async fn run_case(case: &Case, s: &Settings, paths: &Paths, seed: u64) -> Re
             wg_run.status = status;
             wg_run.truth = truth;
         } else {
-            wg_run.status = warmgate::status(&client, &wg.base).await;
+            wg_run.status = sidecar::status(&client, &wg.base).await;
             wg_run.truth = sim_truth(&client, &t).await;
         }
     }
@@ -263,7 +263,7 @@ pub async fn run_case(case: &Case, s: &Settings, paths: &Paths, seed: u64) -> Re
     let verdict = wg_run
         .status
         .as_ref()
-        .map_or_else(|| "no /status".into(), warmgate::summarize);
+        .map_or_else(|| "no /status".into(), sidecar::summarize);
     let goal_met = match case.expect {
         Expect::Warms => warmgate_penalty.is_some_and(|p| p <= 1.25),
         Expect::NeverSettles => wg_run.ready_s.is_none(),
@@ -287,7 +287,7 @@ pub async fn run_case(case: &Case, s: &Settings, paths: &Paths, seed: u64) -> Re
 
 async fn sim_truth(client: &reqwest::Client, t: &target::Target) -> Option<serde_json::Value> {
     if t.is_sim {
-        measure::truth(client, &t.base).await.ok()
+        warmgate_testkit::truth::fetch(client, &t.base).await.ok()
     } else {
         None
     }
@@ -299,13 +299,13 @@ async fn warm_until_settled(
     client: &reqwest::Client,
     t: &target::Target,
     eps: &[(&str, &str)],
-    s: &Settings,
+    s: &Protocol,
 ) -> Result<bool> {
     let start = Instant::now();
     loop {
-        if measure::truth(client, &t.base)
+        if warmgate_testkit::truth::fetch(client, &t.base)
             .await
-            .is_ok_and(|tr| measure::truth_settled(&tr))
+            .is_ok_and(|tr| warmgate_testkit::truth::settled(&tr))
         {
             return Ok(true);
         }
@@ -319,7 +319,7 @@ async fn warm_until_settled(
 async fn warm_for(
     t: &target::Target,
     eps: &[(&str, &str)],
-    s: &Settings,
+    s: &Protocol,
     d: Duration,
 ) -> Result<()> {
     let n = (s.user_rate * d.as_secs_f64()).round() as u64;
@@ -330,7 +330,7 @@ async fn warm_for(
 /// Seconds between the true settle point and `truth`'s moment: for time-based curves directly,
 /// for request-based ones from the slowest path's requests past the settle count at the
 /// warm-up rate per path. `None` when the curve never settles.
-fn overshoot_s(truth: &serde_json::Value, s: &Settings, n_endpoints: usize) -> Option<f64> {
+fn overshoot_s(truth: &serde_json::Value, s: &Protocol, n_endpoints: usize) -> Option<f64> {
     let after = &truth["settle_after"];
     if after.is_null() {
         return None;
@@ -342,7 +342,7 @@ fn overshoot_s(truth: &serde_json::Value, s: &Settings, n_endpoints: usize) -> O
         let per_path = s
             .gate
             .rate
-            .map_or(::warmgate::config::DEFAULT_RATE_PER_ENDPOINT, |r| {
+            .map_or(warmgate::config::DEFAULT_RATE_PER_ENDPOINT, |r| {
                 r / n_endpoints.max(1) as f64
             });
         let paths = truth["paths"].as_object()?;

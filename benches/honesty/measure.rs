@@ -1,5 +1,5 @@
 //! Measuring what users would see: open-loop traffic with the `loadgen` engine (latency from each
-//! request's intended send time), probe polling, and the simulator's `/sim/truth`.
+//! request's intended send time) and probe polling.
 
 use std::time::{Duration, Instant};
 
@@ -143,32 +143,4 @@ pub async fn poll_ready(
             return Ok(None);
         }
     }
-}
-
-/// The simulator's `/sim/truth` document.
-pub async fn truth(client: &reqwest::Client, base: &str) -> Result<serde_json::Value> {
-    let url = format!("{base}/sim/truth");
-    let resp = client
-        .get(&url)
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    let body = resp
-        .text()
-        .await
-        .with_context(|| format!("GET {url}: no body"))?;
-    serde_json::from_str(&body).with_context(|| format!("GET {url}: not JSON"))
-}
-
-/// True once the simulator says it has settled and any one-off stall is over.
-pub fn truth_settled(t: &serde_json::Value) -> bool {
-    let settled = t["settled"].as_bool().unwrap_or(false);
-    let stall_over = match t.get("stall") {
-        Some(s) => match (s["end_s"].as_f64(), t["elapsed_s"].as_f64()) {
-            (Some(end), Some(now)) => now > end,
-            _ => false,
-        },
-        None => true,
-    };
-    settled && stall_over
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::cases::{CaseResult, Expect, Run, Settings};
+use super::cases::{CaseResult, Expect, Protocol, Run};
 
 /// Everything one benchmark invocation measured.
 #[derive(Debug, Serialize)]
@@ -31,7 +31,7 @@ pub struct Results {
 
 impl Results {
     /// An empty result set for `s`.
-    pub fn new(s: &Settings, machine: String, started: String) -> Results {
+    pub fn new(s: &Protocol, machine: String, started: String) -> Results {
         Results {
             mode: s.mode.into(),
             gate: format!(

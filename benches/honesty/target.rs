@@ -1,16 +1,13 @@
 //! The targets the benchmark starts fresh for every run: an in-process `loadgen` simulator on its
 //! own thread and runtime, or a real runtime (JVM, Node.js) as a child process pinned to one CPU.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
-use loadgen::sim::{Profile, Sim, SimOptions};
-use tokio_util::sync::CancellationToken;
-
-use super::child::ChildGuard;
+use anyhow::{bail, Context, Result};
+use loadgen::sim::{Profile, SimOptions};
+use warmgate_testkit::{ChildGuard, SimThread};
 
 /// What a case runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,34 +81,17 @@ enum Guard {
     Process(ChildGuard),
 }
 
-/// A simulator serving on its own OS thread and current-thread runtime, so that the benchmark's
-/// own traffic never delays its timers. Dropping it cancels the server and joins the thread.
-#[derive(Debug)]
-struct SimThread {
-    cancel: CancellationToken,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for SimThread {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Starts a fresh target of `kind`. `speed` applies to simulators only; `label` names the log.
 pub fn start(kind: Kind, speed: f64, seed: u64, paths: &Paths, label: &str) -> Result<Target> {
     let started = Instant::now();
     let (base, guard) = match kind {
         Kind::Sim(profile) => {
-            let (addr, sim) = start_sim(SimOptions {
+            let sim = SimThread::start(SimOptions {
                 profile,
                 seed,
                 speed,
             })?;
-            (format!("http://{addr}"), Guard::Sim(sim))
+            (sim.url(), Guard::Sim(sim))
         }
         Kind::Jvm => {
             let classes = paths.out.join("jvm-classes");
@@ -136,49 +116,6 @@ pub fn start(kind: Kind, speed: f64, seed: u64, paths: &Paths, label: &str) -> R
         is_sim: matches!(kind, Kind::Sim(_)),
         _guard: guard,
     })
-}
-
-fn start_sim(options: SimOptions) -> Result<(SocketAddr, SimThread)> {
-    let cancel = CancellationToken::new();
-    let token = cancel.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::Builder::new()
-        .name("sim".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(anyhow!("cannot build the sim runtime: {e}")));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let bound = Sim::bind(SocketAddr::from(([127, 0, 0, 1], 0)), options).await;
-                let sim = match bound {
-                    Ok(sim) => sim,
-                    Err(e) => {
-                        let _ = tx.send(Err(anyhow!("cannot bind the sim: {e}")));
-                        return;
-                    }
-                };
-                let _ = tx.send(sim.local_addr().map_err(|e| anyhow!("no sim address: {e}")));
-                if let Err(e) = sim.serve(token).await {
-                    eprintln!("sim stopped with an error: {e}");
-                }
-            });
-        })
-        .context("cannot start the sim thread")?;
-    let sim = SimThread {
-        cancel,
-        thread: Some(thread),
-    };
-    let addr = rx
-        .recv_timeout(Duration::from_secs(10))
-        .context("the sim did not start within 10 s")??;
-    Ok((addr, sim))
 }
 
 /// `taskset -c LAST_CPU PROGRAM` when taskset exists (one CPU for the app, as a 1-CPU container

@@ -8,12 +8,15 @@
 //! - [`outcome`]: how one request ended, as data ([`Outcome`], [`OutcomeCounts`]).
 //! - [`snapshot`]: per-window and final results with their HDR histograms ([`Snapshot`], [`Report`]).
 //! - [`engine`]: runs a [`Plan`] open-loop and yields one [`Snapshot`] per window.
+//! - [`model`]: the cold-app latency model (warm-up curves, seeded noise) the simulator and
+//!   warmgate's synthetic tests share.
 //! - [`sim`]: `loadgen sim`, HTTP servers that behave like cold apps of known latency.
 //! - [`runtime`]: the one tokio runtime builder, shared with warmgate.
 //! - [`cli`]: the `loadgen` command line (`run` and `sim`).
 
 pub mod cli;
 pub mod engine;
+pub mod model;
 pub mod outcome;
 pub mod plan;
 pub mod runtime;

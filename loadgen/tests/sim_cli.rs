@@ -5,16 +5,16 @@ mod sim_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sim_support::{client, get, truth, SimProc};
+use sim_support::{client, get, start_sim, truth};
 
 #[tokio::test]
 async fn health_answers_at_once_while_the_app_is_cold() {
-    let sim = SimProc::start(&["--profile", "jit", "--base-ms", "50", "--sigma", "0"]);
+    let sim = start_sim(&["--profile", "jit", "--base-ms", "50", "--sigma", "0"]);
     let c = client();
     // The first profile request costs 31 x 50 ms; /health must not.
     let start = Instant::now();
     let res = c
-        .get(format!("{}/health", sim.url))
+        .get(format!("{}/health", sim.base))
         .send()
         .await
         .expect("health");
@@ -24,7 +24,7 @@ async fn health_answers_at_once_while_the_app_is_cold() {
         "{:?}",
         start.elapsed()
     );
-    let cold = get(&c, &format!("{}/", sim.url)).await;
+    let cold = get(&c, &format!("{}/", sim.base)).await;
     assert!(
         cold.ms > 31.0 * 50.0 * 0.5,
         "first jit request took {} ms",
@@ -32,7 +32,7 @@ async fn health_answers_at_once_while_the_app_is_cold() {
     );
     let start = Instant::now();
     let res = c
-        .get(format!("{}/health", sim.url))
+        .get(format!("{}/health", sim.base))
         .send()
         .await
         .expect("health");
@@ -42,17 +42,17 @@ async fn health_answers_at_once_while_the_app_is_cold() {
 
 #[tokio::test]
 async fn truth_reports_the_contract_fields() {
-    let sim = SimProc::start(&["--profile", "jit", "--speed", "4", "--seed", "9"]);
+    let sim = start_sim(&["--profile", "jit", "--speed", "4", "--seed", "9"]);
     let c = client();
-    let t0 = truth(&c, &sim.url).await;
+    let t0 = truth(&c, &sim.base).await;
     assert_eq!(t0["profile"], "jit");
     assert_eq!(t0["served"], 0);
     assert_eq!(t0["settled"], false, "jit is cold before any request");
     for _ in 0..3 {
-        get(&c, &format!("{}/a", sim.url)).await;
+        get(&c, &format!("{}/a", sim.base)).await;
     }
-    get(&c, &format!("{}/b", sim.url)).await;
-    let t = truth(&c, &sim.url).await;
+    get(&c, &format!("{}/b", sim.base)).await;
+    let t = truth(&c, &sim.base).await;
     assert_eq!(t["served"], 4);
     assert_eq!(t["paths"]["/a"]["served"], 3);
     assert_eq!(t["paths"]["/b"]["served"], 1);
@@ -69,19 +69,19 @@ async fn truth_reports_the_contract_fields() {
         "{p50} {p99}"
     );
     // /health and /sim/truth are not counted.
-    assert_eq!(truth(&c, &sim.url).await["served"], 4);
+    assert_eq!(truth(&c, &sim.base).await["served"], 4);
 }
 
 #[tokio::test]
 async fn never_settling_profiles_say_so() {
     for profile in ["drift", "slowdown"] {
-        let sim = SimProc::start(&["--profile", profile]);
-        let t = truth(&client(), &sim.url).await;
+        let sim = start_sim(&["--profile", profile]);
+        let t = truth(&client(), &sim.base).await;
         assert!(t["settle_after"].is_null(), "{profile}: {t}");
         assert_eq!(t["settled"], false, "{profile}");
     }
-    let sim = SimProc::start(&["--profile", "flat"]);
-    let t = truth(&client(), &sim.url).await;
+    let sim = start_sim(&["--profile", "flat"]);
+    let t = truth(&client(), &sim.base).await;
     assert_eq!(t["settled"], true);
 }
 
@@ -116,41 +116,33 @@ fn bad_flags_exit_non_zero_with_a_one_line_error() {
 
 #[test]
 fn sigterm_stops_it_cleanly() {
-    let mut sim = SimProc::start(&["--profile", "flat"]);
-    let pid = sim.child.id().to_string();
+    let mut sim = start_sim(&["--profile", "flat"]);
+    let pid = sim.id().to_string();
     let status = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("the kill command is needed by this test");
     assert!(status.success());
-    let start = Instant::now();
-    loop {
-        if let Some(code) = sim.child.try_wait().expect("wait") {
-            assert!(code.success(), "exit status {code:?}");
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "still running 5 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let code = sim
+        .wait_exit(Duration::from_secs(5))
+        .expect("still running 5 s after SIGTERM");
+    assert!(code.success(), "exit status {code:?}");
 }
 
 #[tokio::test]
 async fn serves_h2c_with_prior_knowledge() {
-    let sim = SimProc::start(&["--profile", "flat", "--base-ms", "1"]);
+    let sim = start_sim(&["--profile", "flat", "--base-ms", "1"]);
     let c = reqwest::Client::builder()
         .no_proxy()
         .http2_prior_knowledge()
         .build()
         .expect("client");
     let res = c
-        .get(format!("{}/x", sim.url))
+        .get(format!("{}/x", sim.base))
         .send()
         .await
         .expect("h2c request");
     assert_eq!(res.version(), reqwest::Version::HTTP_2);
     assert_eq!(res.status(), 200);
-    assert_eq!(truth(&c, &sim.url).await["paths"]["/x"]["served"], 1);
+    assert_eq!(truth(&c, &sim.base).await["paths"]["/x"]["served"], 1);
 }

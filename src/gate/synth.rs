@@ -1,69 +1,13 @@
 //! Seeded synthetic [`Snapshot`]s for tests and benchmarks of the gate: each request's latency is
-//! lognormal around a warm median, times a warm-up [`Curve`] taken at its intended send time.
-//! No sockets, no clock: a simulated hour takes milliseconds.
+//! lognormal around a warm median, times a warm-up [`Curve`] taken at its index and intended
+//! send time: the model of `loadgen sim` ([`loadgen::model`]), without sockets or clock, so a
+//! simulated hour takes milliseconds.
 
 use std::time::Duration;
 
+use loadgen::model::{Curve, Noise, Profile};
 use loadgen::snapshot::MAX_TRACKABLE_US;
 use loadgen::{EndpointWindow, Outcome, Snapshot};
-
-/// How latency moves with time: the factor applied to the warm latency at `t` seconds.
-#[derive(Debug, Clone, Copy)]
-pub enum Curve {
-    /// Already warm: factor 1.
-    Flat,
-    /// `1 + amplitude * exp(-t / tau)`: cold at first, settling with time constant `tau` s.
-    Warmup {
-        /// Excess slowness at t = 0 (1.0 = twice the warm latency).
-        amplitude: f64,
-        /// Seconds per e-fold of the excess.
-        tau: f64,
-    },
-    /// `(1 + per_minute)^(t / 60)`: never settles.
-    Drift {
-        /// Relative growth per minute (0.2 = +20%/min).
-        per_minute: f64,
-    },
-    /// Warms like [`Curve::Warmup`], then from `after` seconds on degrades like [`Curve::Drift`].
-    Slowdown {
-        /// Excess slowness at t = 0.
-        amplitude: f64,
-        /// Seconds per e-fold of the excess.
-        tau: f64,
-        /// When degradation starts, seconds.
-        after: f64,
-        /// Relative growth per minute once degrading.
-        per_minute: f64,
-    },
-    /// Any factor of time in seconds (e.g. a request-count curve at a constant rate).
-    Custom(fn(f64) -> f64),
-}
-
-impl Curve {
-    /// The latency factor at `t` seconds (1.0 = warm).
-    pub fn factor(&self, t: f64) -> f64 {
-        match *self {
-            Curve::Flat => 1.0,
-            Curve::Warmup { amplitude, tau } => 1.0 + amplitude * (-t / tau).exp(),
-            Curve::Drift { per_minute } => (1.0 + per_minute).powf(t / 60.0),
-            Curve::Slowdown {
-                amplitude,
-                tau,
-                after,
-                per_minute,
-            } => {
-                let warm = 1.0 + amplitude * (-t / tau).exp();
-                warm * (1.0 + per_minute).powf((t - after).max(0.0) / 60.0)
-            }
-            Curve::Custom(f) => f(t),
-        }
-    }
-
-    /// The residual slowness at `t`: `factor(t) - 1` (what users would pay if ready then).
-    pub fn residual(&self, t: f64) -> f64 {
-        self.factor(t) - 1.0
-    }
-}
 
 /// One synthetic endpoint.
 #[derive(Debug, Clone)]
@@ -76,10 +20,14 @@ pub struct SynthEndpoint {
     pub median: Duration,
     /// Lognormal sigma of the latency (1.0 = heavy tail, p99 about 10x the median).
     pub sigma: f64,
-    /// The warm-up curve.
+    /// The warm-up curve; request `k` is the curve's request `k` (an `errors` curve answers
+    /// 503 in its error window and counts only the requests after it, as `loadgen sim` does).
     pub curve: Curve,
     /// Probability that a request ends in an HTTP error (its latency is still recorded).
     pub error_rate: f64,
+    /// Latency factor of the answers in the curve's error window (1: as warm, like `loadgen
+    /// sim`; below 1: errors that fail fast).
+    pub error_latency: f64,
 }
 
 impl SynthEndpoint {
@@ -92,7 +40,29 @@ impl SynthEndpoint {
             sigma: 1.0,
             curve,
             error_rate: 0.0,
+            error_latency: 1.0,
         }
+    }
+
+    /// Requests due before the curve's error window ends (0 for curves without one).
+    fn error_window_requests(&self) -> u64 {
+        if self.curve.profile == Profile::Errors {
+            (self.curve.errors_seconds * self.rate).ceil() as u64
+        } else {
+            0
+        }
+    }
+
+    /// The curve's request count for the `k`-th request sent (0-based).
+    fn counted(&self, k: u64) -> u64 {
+        k.saturating_sub(self.error_window_requests())
+    }
+
+    /// The cold excess at `t` seconds, for the next request due then: what users would pay
+    /// over warm if the app were called ready at `t` (see [`Curve::residual`]).
+    pub fn residual(&self, t: f64) -> f64 {
+        let k = (t * self.rate).ceil().max(0.0) as u64;
+        self.curve.residual(self.counted(k), t)
     }
 }
 
@@ -108,7 +78,7 @@ pub struct Synth {
     /// Schedule lag recorded for every request of the next windows.
     pub lag: Duration,
     index: u64,
-    rng: SplitMix64,
+    noise: Noise,
 }
 
 impl Synth {
@@ -120,7 +90,7 @@ impl Synth {
             achieved_ratio: 1.0,
             lag: Duration::from_micros(200),
             index: 0,
-            rng: SplitMix64(seed),
+            noise: Noise::new(seed),
         }
     }
 
@@ -150,13 +120,18 @@ impl Synth {
                 let median_us = e.median.as_secs_f64() * 1e6;
                 for k in first..last {
                     let t = k as f64 / e.rate;
-                    let z = self.rng.normal();
-                    let us = median_us * (e.sigma * z).exp() * e.curve.factor(t);
+                    let in_error_window = e.curve.is_error_window(t);
+                    let factor = if in_error_window {
+                        e.error_latency
+                    } else {
+                        e.curve.multiplier(e.counted(k), t)
+                    };
+                    let us = median_us * self.noise.lognormal(e.sigma) * factor;
                     let us = (us.round() as u64).clamp(1, MAX_TRACKABLE_US);
                     win.latency.saturating_record(us);
                     win.service.saturating_record(us);
                     win.lag.saturating_record(lag_us);
-                    let outcome = if self.rng.uniform() < e.error_rate {
+                    let outcome = if self.noise.chance(e.error_rate) || in_error_window {
                         Outcome::HttpStatus(503)
                     } else {
                         Outcome::Ok
@@ -181,55 +156,21 @@ impl Synth {
     }
 }
 
-/// SplitMix64 (Steele et al.): a tiny, good-enough, seeded generator; keeps `rand` out of the
-/// library.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
-    }
-
-    /// Standard normal (Box-Muller, one of the pair).
-    fn normal(&mut self) -> f64 {
-        let (u1, u2) = (self.uniform(), self.uniform());
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use loadgen::snapshot::new_histogram;
 
     #[test]
-    fn normal_has_unit_moments() {
-        let mut rng = SplitMix64(7);
-        let n = 200_000;
-        let xs: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
-        let mean = xs.iter().sum::<f64>() / n as f64;
-        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-        // Standard errors: 0.0022 for the mean, 0.0032 for the variance.
-        assert!(mean.abs() < 0.01, "mean {mean}");
-        assert!((var - 1.0).abs() < 0.015, "var {var}");
-    }
-
-    #[test]
     fn windows_hold_the_scheduled_requests_and_the_lognormal_p99() {
         let mut s = Synth::new(
             1,
             Duration::from_secs(5),
-            vec![SynthEndpoint::new("a", 500.0, Curve::Flat)],
+            vec![SynthEndpoint::new(
+                "a",
+                500.0,
+                Curve::new(Profile::Flat, 1.0),
+            )],
         );
         let mut h = new_histogram();
         for i in 0..20 {
@@ -245,21 +186,14 @@ mod tests {
     }
 
     #[test]
-    fn curves() {
-        let w = Curve::Warmup {
-            amplitude: 1.0,
-            tau: 20.0,
-        };
-        assert!((w.factor(0.0) - 2.0).abs() < 1e-12);
-        assert!((w.residual(20.0) - (-1.0f64).exp()).abs() < 1e-12);
-        let d = Curve::Drift { per_minute: 0.2 };
-        assert!((d.factor(60.0) - 1.2).abs() < 1e-12);
-        let s = Curve::Slowdown {
-            amplitude: 1.0,
-            tau: 20.0,
-            after: 60.0,
-            per_minute: 0.5,
-        };
-        assert!((s.factor(120.0) / w.factor(120.0) - 1.5).abs() < 1e-12);
+    fn an_errors_curve_answers_503_then_counts_from_the_end_of_its_window() {
+        let e = SynthEndpoint::new("a", 200.0, Curve::new(Profile::Errors, 1.0));
+        let mut s = Synth::new(1, Duration::from_secs(5), vec![e]);
+        for _ in 0..4 {
+            assert_eq!(s.next_snapshot().endpoints[0].outcomes.errors(), 1000);
+        }
+        assert_eq!(s.next_snapshot().endpoints[0].outcomes.errors(), 0);
+        // At 20 s the first counted request is as cold as the simulator's first: 31x.
+        assert!((s.endpoints[0].residual(20.0) - 30.0).abs() < 1e-9);
     }
 }

@@ -1,87 +1,17 @@
-//! Shared helpers of the integration tests: the real `warmgate` binary as a child process, a
-//! `loadgen sim` in-process, and small HTTP helpers. Everything listens on 127.0.0.1.
+//! Helpers of warmgate's integration tests on top of `warmgate-testkit` (the real `warmgate`
+//! binary, simulators, ports): short configs, CLI runs, user traffic, raw probes. Everything
+//! listens on 127.0.0.1.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use loadgen::sim::{Profile, Sim, SimOptions};
 use tokio_util::sync::CancellationToken;
+#[allow(unused_imports)] // each test file uses a different subset
+pub use warmgate_testkit::{free_port, http_get, SimApp, Warmgate};
 
-/// A free loopback port (bound, then released: the race is acceptable in tests).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A simulated app served on the test's runtime until dropped or stopped.
-pub struct SimApp {
-    pub addr: SocketAddr,
-    stop: CancellationToken,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-impl SimApp {
-    /// Starts `profile` at `speed` on `port` (0 = any).
-    pub async fn start(profile: Profile, speed: f64, port: u16) -> SimApp {
-        let options = SimOptions {
-            profile,
-            seed: 7,
-            speed,
-        };
-        let sim = Sim::bind(SocketAddr::from(([127, 0, 0, 1], port)), options)
-            .await
-            .unwrap();
-        let addr = sim.local_addr().unwrap();
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(sim.serve(stop.clone()));
-        SimApp {
-            addr,
-            stop,
-            task: Some(task),
-        }
-    }
-
-    /// Stops serving and closes the listener.
-    pub async fn stop(mut self) {
-        self.stop.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    /// `GET /sim/truth`.
-    pub async fn truth(&self) -> serde_json::Value {
-        let body = http_get(&format!("http://{}/sim/truth", self.addr))
-            .await
-            .unwrap()
-            .1;
-        serde_json::from_str(&body).unwrap()
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for SimApp {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-/// The real `warmgate run` binary with a temporary config file.
-pub struct Warmgate {
-    pub child: Child,
-    pub base: String,
-    pub log: PathBuf,
-    dir: PathBuf,
-}
+/// The `warmgate` binary cargo built for these tests.
+pub const WARMGATE: &str = env!("CARGO_BIN_EXE_warmgate");
 
 /// Settings short enough for tests: 1 s windows, 10 s lookback, 800 rps on one endpoint (the gate simulation puts a flat app's worst time to ready near 35 s).
 pub fn fast_config(target: &str, extra: &str) -> String {
@@ -97,119 +27,6 @@ pub fn fast_config(target: &str, extra: &str) -> String {
 /// The gate section used with [`fast_config`].
 pub const FAST_GATE: &str =
     "gate: {window: 1s, lookback: 10s, consecutive: 3, min_samples: 1500, deadline: 60s}\n";
-
-impl Warmgate {
-    /// Writes `yaml` (plus a `listen` on a free port) and starts `warmgate run`.
-    pub fn spawn(yaml: &str) -> Warmgate {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("warmgate-test-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("warmgate.yaml");
-        std::fs::write(&config, format!("listen: \"127.0.0.1:{port}\"\n{yaml}")).unwrap();
-        let log = dir.join("warmgate.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_warmgate"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start warmgate");
-        Warmgate {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-            dir,
-        }
-    }
-
-    /// The log so far (for assertion messages).
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Status code of `GET path` (None if the connection failed).
-    pub async fn code(&self, path: &str) -> Option<u16> {
-        http_get(&format!("{}{path}", self.base))
-            .await
-            .map(|(c, _)| c)
-    }
-
-    /// The /status document.
-    pub async fn status(&self) -> serde_json::Value {
-        let body = http_get(&format!("{}/status", self.base))
-            .await
-            .map(|(_, b)| b)
-            .unwrap_or_default();
-        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
-    }
-
-    /// Polls `/readyz` every 100 ms until 200 or `limit`; returns the time it took.
-    pub async fn wait_ready(&self, limit: Duration) -> Option<Duration> {
-        let t0 = Instant::now();
-        while t0.elapsed() < limit {
-            if self.code("/readyz").await == Some(200) {
-                return Some(t0.elapsed());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        None
-    }
-
-    /// Polls /status until `phase` or `limit`.
-    pub async fn wait_phase(&self, phase: &str, limit: Duration) -> bool {
-        let t0 = Instant::now();
-        while t0.elapsed() < limit {
-            if self.status().await["phase"] == phase {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        false
-    }
-
-    /// Sends SIGTERM.
-    pub fn sigterm(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "kill -TERM failed");
-    }
-
-    /// Waits for the process to exit, at most `limit`.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let t0 = Instant::now();
-        while t0.elapsed() < limit {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Warmgate {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A fresh-connection GET (like the kubelet's probes): (status, body), None on connect error.
-pub async fn http_get(url: &str) -> Option<(u16, String)> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let r = client.get(url).send().await.ok()?;
-    let code = r.status().as_u16();
-    Some((code, r.text().await.unwrap_or_default()))
-}
 
 /// Runs `warmgate` with `args` to completion: (exit code, stdout, stderr).
 pub fn warmgate_cmd(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {

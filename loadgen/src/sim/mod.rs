@@ -3,98 +3,29 @@
 //! Every path except `/health` and `/sim/truth` answers after `base * multiplier` where `base`
 //! is a seeded lognormal (median [`Tuning::base_ms`], default 10 ms; sigma [`Tuning::sigma`],
 //! default 0.5, so p99 = 32 ms) and `multiplier` is the profile's warm-up curve at that path's
-//! request count and the time since start (see [`profiles`] for every curve and constant).
+//! request count and the time since start (see [`crate::model`] for every curve and constant).
 //!
 //! # Layout
-//! - [`profiles`]: the warm-up curves ([`Curve`]) and pause schedules, pure functions.
-//! - [`state`]: per-path counters (at most [`state::MAX_PATHS`] paths) and the noise generator.
+//! - [`pauses`]: the `gc` and `stall` pause schedules, pure functions.
+//! - [`state`]: per-path counters (at most [`state::MAX_PATHS`] paths) and the noise source.
 //! - [`timer`]: a dedicated timer thread with ~0.1 ms precision (tokio's wheel has 1 ms).
 //! - [`truth`]: analytic steady-state percentiles and the `/sim/truth` document.
 //! - [`server`]: HTTP/1.1 + h2c serving.
 
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-pub mod profiles;
+pub mod pauses;
 pub mod server;
 pub mod state;
 pub mod timer;
 pub mod truth;
 
-pub use profiles::{Curve, SettleAfter};
-
-/// A simulated app's warm-up curve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    /// Already warm.
-    Flat,
-    /// Cold factor decaying with requests served, tens of x at first.
-    Jit,
-    /// Two plateaus by request count (C1, then C2).
-    Tiered,
-    /// Cold factor decaying with wall time.
-    Cache,
-    /// Warm, with periodic stop-the-world pauses.
-    Gc,
-    /// Never settles: latency creeps up steadily.
-    Drift,
-    /// Warms, then degrades.
-    Slowdown,
-    /// 5xx for a while, then warms like `jit`.
-    Errors,
-    /// No warm-up, with one 1 s stall starting 2 s after the first request.
-    Stall,
-}
-
-impl Profile {
-    /// Every profile, in documentation order.
-    pub const ALL: [Profile; 9] = [
-        Profile::Flat,
-        Profile::Jit,
-        Profile::Tiered,
-        Profile::Cache,
-        Profile::Gc,
-        Profile::Drift,
-        Profile::Slowdown,
-        Profile::Errors,
-        Profile::Stall,
-    ];
-
-    /// The profile's name as the command line spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Flat => "flat",
-            Profile::Jit => "jit",
-            Profile::Tiered => "tiered",
-            Profile::Cache => "cache",
-            Profile::Gc => "gc",
-            Profile::Drift => "drift",
-            Profile::Slowdown => "slowdown",
-            Profile::Errors => "errors",
-            Profile::Stall => "stall",
-        }
-    }
-}
-
-impl FromStr for Profile {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Profile, String> {
-        Profile::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
-                format!("unknown profile {s:?} (one of: {})", names.join(", "))
-            })
-    }
-}
+pub use crate::model::{Curve, Profile, SettleAfter};
 
 /// How to run a simulator.
 #[derive(Debug, Clone, Copy)]

@@ -2,9 +2,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::profiles::{self, Curve, GC_PAUSE_S, GC_PERIOD_S, STALL_AFTER_S, STALL_S};
+use super::pauses::{self, GC_PAUSE_S, GC_PERIOD_S, STALL_AFTER_S, STALL_S};
 use super::state::{PathCounts, State};
-use super::{Profile, SimOptions, Tuning};
+use super::{Curve, Profile, SimOptions, Tuning};
 
 /// Standard normal quantiles used for the closed-form lognormal percentiles.
 const Z50: f64 = 0.0;
@@ -30,7 +30,7 @@ pub fn steady_percentiles(profile: Profile, tuning: &Tuning) -> (f64, f64) {
         // Phases over one period, away from the first (k = 0) period that has no pause.
         let a = GC_PERIOD_S * (1.0 + (i as f64 + 0.5) / PHASES as f64);
         for &x in &xs {
-            let done = profiles::delay_by_pauses(a, a + x, profiles::gc_pauses(a));
+            let done = pauses::delay_by_pauses(a, a + x, pauses::gc_pauses(a));
             samples.push((done - a) * 1000.0);
         }
     }

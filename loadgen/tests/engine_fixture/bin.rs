@@ -1,64 +1,27 @@
 //! Helpers that drive the real `loadgen` binary: a `loadgen sim` child process and
 //! `loadgen run --json`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// The `loadgen` binary cargo built for these tests.
 pub const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
 
-/// A `loadgen sim` child process, killed when dropped.
-pub struct SimProcess {
-    child: Child,
-    /// `http://127.0.0.1:PORT`
-    pub base: String,
-}
+/// A `loadgen sim` child process ([`warmgate_testkit::SimProcess`]: `base`, `get`, `truth`),
+/// killed and reaped when dropped.
+pub struct SimProcess(warmgate_testkit::SimProcess);
 
 impl SimProcess {
-    /// Starts `loadgen sim --listen 127.0.0.1:0` with `args` and reads its URL.
+    /// Starts `loadgen sim --listen 127.0.0.1:0` with `args` and reads its URL (20 s at most).
     pub fn start(args: &[&str]) -> SimProcess {
-        let mut child = Command::new(LOADGEN)
-            .args(["sim", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start loadgen sim");
-        let stdout = child.stdout.take().expect("sim stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the sim's first line");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        SimProcess { child, base }
-    }
-
-    /// GET `path` on the sim over a plain HTTP/1.0 connection; returns the body.
-    pub fn get(&self, path: &str) -> String {
-        let hostport = self.base.trim_start_matches("http://");
-        let mut s = std::net::TcpStream::connect(hostport).expect("connect to the sim");
-        write!(s, "GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n").expect("write");
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).expect("read");
-        raw.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default()
-    }
-
-    /// The sim's `/sim/truth` document.
-    pub fn truth(&self) -> serde_json::Value {
-        serde_json::from_str(&self.get("/sim/truth")).expect("truth is JSON")
+        SimProcess(warmgate_testkit::SimProcess::start(LOADGEN, args))
     }
 }
 
-impl Drop for SimProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for SimProcess {
+    type Target = warmgate_testkit::SimProcess;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 

@@ -174,10 +174,7 @@ async fn handle(
 
 /// A loopback port that was bound and then closed: connecting to it is refused.
 pub fn closed_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let addr = l.local_addr().expect("local addr");
-    drop(l);
-    addr
+    SocketAddr::from(([127, 0, 0, 1], warmgate_testkit::free_port()))
 }
 
 /// Runs `plan` to its end on a fresh one-worker runtime; returns every window and the report.

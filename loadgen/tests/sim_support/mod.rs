@@ -1,68 +1,30 @@
-//! Shared helpers of the `sim*` tests: start the real `loadgen sim` binary, send requests.
+//! Shared helpers of the `sim*` tests: start the real `loadgen sim` binary (through
+//! `warmgate-testkit`), send requests and time them.
 #![allow(dead_code)] // each test file uses a different subset
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+pub use warmgate_testkit::client;
+use warmgate_testkit::SimProcess;
+
+/// Starts `loadgen sim --listen 127.0.0.1:0 ARGS...`, killed on drop.
+pub fn start_sim(args: &[&str]) -> SimProcess {
+    SimProcess::start(env!("CARGO_BIN_EXE_loadgen"), args)
+}
+
+/// The `/sim/truth` document. Panics if it cannot be fetched.
+pub async fn truth(client: &reqwest::Client, base: &str) -> serde_json::Value {
+    warmgate_testkit::truth::fetch(client, base)
+        .await
+        .expect("/sim/truth")
+}
 
 /// Timing tests hold this so that they do not load the 2-core box against each other.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A running `loadgen sim` process, killed on drop.
-pub struct SimProc {
-    /// The child process.
-    pub child: Child,
-    /// `http://IP:PORT`, from the first stdout line.
-    pub url: String,
-}
-
-impl SimProc {
-    /// Starts `loadgen sim --listen 127.0.0.1:0 ARGS...` and reads its first line.
-    pub fn start(args: &[&str]) -> SimProc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-            .args(["sim", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn loadgen sim");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("loadgen sim printed nothing within 20 s");
-        let url = line
-            .trim_end()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        SimProc { child, url }
-    }
-}
-
-impl Drop for SimProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A kept-alive HTTP/1.1 client that never uses a proxy.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
-}
 
 /// One answer: the request's warm-up index (from the body), status, latency in ms.
 #[derive(Debug, Clone, Copy)]
@@ -136,19 +98,6 @@ pub async fn burst(base: &str, path: &str, total: u64, concurrency: usize) -> Ve
     })
     .await
     .expect("burst")
-}
-
-/// The `/sim/truth` document.
-pub async fn truth(client: &reqwest::Client, base: &str) -> serde_json::Value {
-    let bytes = client
-        .get(format!("{base}/sim/truth"))
-        .send()
-        .await
-        .expect("truth request")
-        .bytes()
-        .await
-        .expect("truth body");
-    serde_json::from_slice(&bytes).expect("truth JSON")
 }
 
 /// The `q` quantile (nearest rank) of `ms`.

@@ -1,10 +1,10 @@
-//! Child processes that are always killed: [`ChildGuard`] kills and reaps on drop (also when the
-//! benchmark panics), and [`wait_for_line`] reads the address a child prints at start.
+//! Child processes that are always stopped: [`ChildGuard`] kills and reaps on drop (also when a
+//! test or benchmark panics), and reads what the child logged.
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -20,7 +20,8 @@ pub struct ChildGuard {
 }
 
 impl ChildGuard {
-    /// Starts `cmd` with stdin closed and both output streams appended to `log`.
+    /// Starts `cmd` with stdin closed and both output streams written to `log` (truncated).
+    /// Fails if the log cannot be created or the program cannot be started.
     pub fn spawn(what: &str, mut cmd: Command, log: &Path) -> Result<ChildGuard> {
         let out = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let err = out
@@ -35,6 +36,16 @@ impl ChildGuard {
             log: log.to_path_buf(),
             child,
         })
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The log so far (empty if it cannot be read).
+    pub fn log_text(&self) -> String {
+        read_lossy(&self.log)
     }
 
     /// Fails if the process has already exited (with its status and the log's tail).
@@ -69,6 +80,20 @@ impl ChildGuard {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+
+    /// Waits for the process to exit, at most `limit`: its status, or `None` if still running
+    /// (or if it cannot be queried).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(_) => return None,
+            }
+        }
+        None
+    }
 }
 
 impl Drop for ChildGuard {
@@ -100,11 +125,4 @@ pub fn log_tail(path: &Path, n: usize) -> String {
     let text = read_lossy(path);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// A free loopback port: bound on 127.0.0.1:0, then released (another process could take it in
-/// between; the caller's start fails loudly if so).
-pub fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind 127.0.0.1:0")?;
-    Ok(l.local_addr().context("no local address")?.port())
 }

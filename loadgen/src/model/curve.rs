@@ -1,10 +1,10 @@
 //! The warm-up curves: pure functions of a path's request count and the time since start.
 //!
 //! Every curve is a latency *multiplier* applied to the base lognormal latency (see
-//! [`super::Tuning`]). "Settled" means the multiplier is at most [`SETTLED_MULTIPLIER`] (cold
+//! [`crate::sim::Tuning`] and [`super::Noise`]). "Settled" means the multiplier is at most [`SETTLED_MULTIPLIER`] (cold
 //! excess <= 5%). Constants below are the documented speed-1 values; [`Curve::new`] divides every
 //! warm-up constant (request counts and seconds) by the speed. The `gc` and `stall` timings are
-//! not warm-up constants and never scale.
+//! not warm-up constants and live with the simulator ([`crate::sim::pauses`]).
 
 use serde::Serialize;
 
@@ -41,14 +41,6 @@ pub const SLOWDOWN_AT: f64 = 8000.0;
 pub const SLOWDOWN_REQUESTS: f64 = 24_000.0;
 /// `errors`: seconds of 503 answers after start (speed 1).
 pub const ERRORS_SECONDS: f64 = 20.0;
-/// `gc`: seconds between stop-the-world pauses (never scaled).
-pub const GC_PERIOD_S: f64 = 1.0;
-/// `gc`: length of each pause in seconds (never scaled).
-pub const GC_PAUSE_S: f64 = 0.040;
-/// `stall`: seconds from the first request to the stall (never scaled).
-pub const STALL_AFTER_S: f64 = 2.0;
-/// `stall`: length of the stall in seconds (never scaled).
-pub const STALL_S: f64 = 1.0;
 
 /// When a curve settles, per path: after `requests` requests on that path and/or `seconds`
 /// since start (both must hold when both are given).
@@ -63,14 +55,19 @@ pub struct SettleAfter {
 /// A profile's curve with its effective (speed-scaled) constants.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Curve {
-    /// The profile.
+    /// The shape: the profile whose formula applies (with the constants below).
     pub profile: Profile,
+    /// Cold excess of the first request (`jit`, `slowdown`, `errors`): it is `1 + excess` times
+    /// slower than warm.
+    pub jit_excess: f64,
     /// Requests per e-fold of the cold excess (`jit`, `slowdown`, `errors`).
     pub jit_requests: f64,
     /// Requests until C1 (`tiered`).
     pub tiered_c1_at: f64,
     /// Requests until C2 (`tiered`).
     pub tiered_c2_at: f64,
+    /// Cold excess at start (`cache`).
+    pub cache_excess: f64,
     /// Seconds per e-fold of the cold excess (`cache`).
     pub cache_seconds: f64,
     /// Seconds per e-fold of latency growth (`drift`).
@@ -94,15 +91,62 @@ impl Curve {
         };
         Curve {
             profile,
+            jit_excess: JIT_EXCESS,
             jit_requests: JIT_REQUESTS / speed,
             tiered_c1_at: TIERED_C1_AT / speed,
             tiered_c2_at: TIERED_C2_AT / speed,
+            cache_excess: CACHE_EXCESS,
             cache_seconds: CACHE_SECONDS / speed,
             drift_seconds: DRIFT_SECONDS / speed,
             slowdown_at: SLOWDOWN_AT / speed,
             slowdown_requests: SLOWDOWN_REQUESTS / speed,
             errors_seconds: ERRORS_SECONDS / speed,
         }
+    }
+
+    /// A warm-up in time: `1 + excess * exp(-t / seconds)` (the `cache` shape with other
+    /// constants). `seconds` must be > 0.
+    pub fn warmup(excess: f64, seconds: f64) -> Curve {
+        Curve {
+            cache_excess: excess,
+            cache_seconds: seconds,
+            ..Curve::new(Profile::Cache, 1.0)
+        }
+    }
+
+    /// Growth without end by `per_minute` (0.2 = +20% a minute): the `drift` shape with an
+    /// e-fold of `60 / ln(1 + per_minute)` seconds. `per_minute` must be > 0.
+    pub fn drift_per_minute(per_minute: f64) -> Curve {
+        Curve {
+            drift_seconds: 60.0 / per_minute.ln_1p(),
+            ..Curve::new(Profile::Drift, 1.0)
+        }
+    }
+
+    /// Warms like [`Curve::warmup`]`(excess, tau)`, then from `after` seconds on grows by
+    /// `per_minute`, on a path served at a constant `rate` rps: the `slowdown` shape (cold
+    /// excess plus growth) with its request constants converted at that rate. `tau`, `rate`
+    /// and `per_minute` must be > 0.
+    pub fn slowdown_at_rate(
+        excess: f64,
+        tau: f64,
+        after: f64,
+        per_minute: f64,
+        rate: f64,
+    ) -> Curve {
+        Curve {
+            jit_excess: excess,
+            jit_requests: tau * rate,
+            slowdown_at: after * rate,
+            slowdown_requests: 60.0 / per_minute.ln_1p() * rate,
+            ..Curve::new(Profile::Slowdown, 1.0)
+        }
+    }
+
+    /// The cold excess left at request `n` and `t` seconds: `multiplier - 1`, what a user
+    /// would pay over warm if the app were called ready then (for growing curves: the growth).
+    pub fn residual(&self, n: u64, t: f64) -> f64 {
+        self.multiplier(n, t) - 1.0
     }
 
     /// The latency multiplier of the `n`-th request (0-based) counted on a path, arriving `t`
@@ -114,14 +158,14 @@ impl Curve {
 
     fn raw_multiplier(&self, n: u64, t: f64) -> f64 {
         let n = n as f64;
-        let jit = 1.0 + JIT_EXCESS * (-n / self.jit_requests).exp();
+        let jit = 1.0 + self.jit_excess * (-n / self.jit_requests).exp();
         match self.profile {
             Profile::Flat | Profile::Gc | Profile::Stall => 1.0,
             Profile::Jit | Profile::Errors => jit,
             Profile::Tiered if n < self.tiered_c1_at => TIERED_INTERP,
             Profile::Tiered if n < self.tiered_c2_at => TIERED_C1,
             Profile::Tiered => 1.0,
-            Profile::Cache => 1.0 + CACHE_EXCESS * (-t.max(0.0) / self.cache_seconds).exp(),
+            Profile::Cache => 1.0 + self.cache_excess * (-t.max(0.0) / self.cache_seconds).exp(),
             Profile::Drift => (t.max(0.0) / self.drift_seconds).exp(),
             Profile::Slowdown => {
                 let degraded = ((n - self.slowdown_at).max(0.0) / self.slowdown_requests).exp();
@@ -137,8 +181,10 @@ impl Curve {
 
     /// When the curve settles; None for curves that never do (`drift`, `slowdown`).
     pub fn settle_after(&self) -> Option<SettleAfter> {
-        // Smallest n with JIT_EXCESS * exp(-n/N) <= 0.05.
-        let jit_n = (self.jit_requests * (JIT_EXCESS / (SETTLED_MULTIPLIER - 1.0)).ln()).ceil();
+        // Smallest n with excess * exp(-n/N) <= 0.05 (0 when the excess is that small already).
+        let jit_n = (self.jit_requests * (self.jit_excess / (SETTLED_MULTIPLIER - 1.0)).ln())
+            .ceil()
+            .max(0.0);
         match self.profile {
             Profile::Flat | Profile::Gc | Profile::Stall => Some(SettleAfter {
                 requests: Some(0),
@@ -155,7 +201,8 @@ impl Curve {
             Profile::Cache => Some(SettleAfter {
                 requests: None,
                 seconds: Some(
-                    self.cache_seconds * (CACHE_EXCESS / (SETTLED_MULTIPLIER - 1.0)).ln(),
+                    (self.cache_seconds * (self.cache_excess / (SETTLED_MULTIPLIER - 1.0)).ln())
+                        .max(0.0),
                 ),
             }),
             Profile::Errors => Some(SettleAfter {
@@ -173,33 +220,6 @@ impl Curve {
             Some(s) => s.requests.is_none_or(|r| n >= r) && s.seconds.is_none_or(|secs| t >= secs),
         }
     }
-}
-
-/// Delays a request that arrived at `arrival` and would finish at `done` (seconds since start)
-/// by every stop-the-world pause `[start, start + len)` it overlaps: work stops during a pause,
-/// so the overlap is added to its completion. `pauses` yields pauses in time order.
-pub fn delay_by_pauses(
-    arrival: f64,
-    mut done: f64,
-    pauses: impl Iterator<Item = (f64, f64)>,
-) -> f64 {
-    for (start, len) in pauses {
-        let end = start + len;
-        if start >= done {
-            break;
-        }
-        if end > arrival {
-            done += end - start.max(arrival);
-        }
-    }
-    done
-}
-
-/// The `gc` pauses that may touch a request arriving at `arrival`: pause k starts at
-/// k * GC_PERIOD_S (k >= 1) and lasts GC_PAUSE_S.
-pub fn gc_pauses(arrival: f64) -> impl Iterator<Item = (f64, f64)> {
-    let first = (arrival / GC_PERIOD_S).floor().max(1.0) as u64;
-    (first..).map(|k| (k as f64 * GC_PERIOD_S, GC_PAUSE_S))
 }
 
 #[cfg(test)]
@@ -231,16 +251,18 @@ mod tests {
     }
 
     #[test]
-    fn pauses_delay_in_flight_and_arriving_requests() {
-        // In flight when a pause starts at 1.0 for 0.04: delayed by the whole pause.
-        let d = delay_by_pauses(0.99, 1.005, gc_pauses(0.99));
-        assert!((d - 1.045).abs() < 1e-9, "{d}");
-        // Arriving mid-pause: waits for the rest of it.
-        let d = delay_by_pauses(1.01, 1.02, gc_pauses(1.01));
-        assert!((d - 1.05).abs() < 1e-9, "{d}");
-        // Between pauses: untouched.
-        let d = delay_by_pauses(1.5, 1.51, gc_pauses(1.5));
-        assert!((d - 1.51).abs() < 1e-9, "{d}");
+    fn synthetic_shapes_follow_their_formulas() {
+        let w = Curve::warmup(1.0, 20.0);
+        assert!((w.multiplier(0, 0.0) - 2.0).abs() < 1e-12);
+        assert!((w.residual(7, 20.0) - (-1.0f64).exp()).abs() < 1e-12);
+        let d = Curve::drift_per_minute(0.2);
+        assert!((d.multiplier(0, 60.0) - 1.2).abs() < 1e-12);
+        assert!(Curve::warmup(0.01, 5.0).settled(0, 0.0));
+        // 500 rps: 30,000 requests = 60 s, then +50% in the next minute (30,000 more).
+        let s = Curve::slowdown_at_rate(1.0, 20.0, 60.0, 0.5, 500.0);
+        assert!((s.multiplier(0, 0.0) - 2.0).abs() < 1e-12);
+        let grown = s.multiplier(60_000, 120.0) - (-6.0f64).exp();
+        assert!((grown - 1.5).abs() < 1e-9, "{grown}");
     }
 
     #[test]

@@ -1,18 +1,19 @@
-//! Starting the real `warmgate run` binary against a target, with a config file written per run.
+//! The sidecar under test: the real `warmgate run` binary against a target (through
+//! `warmgate-testkit`), with a config file written per run, and what its `/status` says.
 
 use std::fmt::Write as _;
-use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use warmgate_testkit::Warmgate;
 
-use super::child::{free_port, ChildGuard};
 use super::target::Paths;
 
-/// Gate and traffic settings for one run. Full mode uses warmgate's defaults (every field
-/// `None`); quick mode shortens the windows so a case takes seconds, not minutes.
+/// What a run's config overrides of warmgate's gate and traffic defaults. Full mode overrides
+/// nothing (every field `None`); quick mode shortens the windows so a case takes seconds, not
+/// minutes.
 #[derive(Debug, Clone, Default)]
-pub struct GateSettings {
+pub struct Overrides {
     /// `traffic.rate` (rps over all endpoints).
     pub rate: Option<f64>,
     /// `gate.window`.
@@ -25,7 +26,7 @@ pub struct GateSettings {
     pub deadline: Option<&'static str>,
 }
 
-impl GateSettings {
+impl Overrides {
     /// The settings as `(key, value)` lines for the results file.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
@@ -52,25 +53,11 @@ impl GateSettings {
     }
 }
 
-/// A running `warmgate run`; dropping it kills it.
-#[derive(Debug)]
-pub struct Warmgate {
-    /// `http://127.0.0.1:PORT` of its probe server.
-    pub base: String,
-    /// The process.
-    pub child: ChildGuard,
-}
-
-/// The YAML configuration for a target at `target_url` with `endpoints` `(name, path)`.
-pub fn config_yaml(
-    listen_port: u16,
-    target_url: &str,
-    endpoints: &[(&str, &str)],
-    gate: &GateSettings,
-) -> String {
+/// The YAML configuration for a target at `target_url` with `endpoints` `(name, path)`, without
+/// the `listen` line ([`Warmgate::start`] picks the port).
+pub fn config_yaml(target_url: &str, endpoints: &[(&str, &str)], gate: &Overrides) -> String {
     let mut y = String::new();
     // Writing to a String cannot fail; ignore the fmt::Result.
-    let _ = writeln!(y, "listen: \"127.0.0.1:{listen_port}\"");
     let _ = writeln!(y, "log:\n  format: json\n  level: info");
     let _ = writeln!(y, "target:\n  url: \"{target_url}\"\n  wait_timeout: 60s");
     let _ = writeln!(y, "endpoints:");
@@ -99,32 +86,21 @@ pub fn config_yaml(
     y
 }
 
-/// Writes the config for this run under target/honesty/runs and starts `warmgate run` on it.
+/// Writes the config for this run under target/honesty/runs and starts `warmgate run` on it
+/// (its log next to it). Fails if a file cannot be written or warmgate cannot start.
 pub fn start(
     paths: &Paths,
     label: &str,
     target_url: &str,
     endpoints: &[(&str, &str)],
-    gate: &GateSettings,
+    gate: &Overrides,
 ) -> Result<Warmgate> {
-    let port = free_port()?;
-    let config = paths.run_file(&format!("{label}-warmgate.yaml"));
-    std::fs::write(&config, config_yaml(port, target_url, endpoints, gate))
-        .with_context(|| format!("cannot write {}", config.display()))?;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warmgate"));
-    cmd.arg("run").arg("--config").arg(&config);
-    // The run must see exactly the file above: drop any override from the caller's environment.
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("WARMGATE_") {
-            cmd.env_remove(k);
-        }
-    }
-    let log = paths.run_file(&format!("{label}-warmgate.log"));
-    let child = ChildGuard::spawn("warmgate", cmd, &log)?;
-    Ok(Warmgate {
-        base: format!("http://127.0.0.1:{port}"),
-        child,
-    })
+    Warmgate::start(
+        env!("CARGO_BIN_EXE_warmgate"),
+        &config_yaml(target_url, endpoints, gate),
+        &paths.run_file(&format!("{label}-warmgate.yaml")),
+        &paths.run_file(&format!("{label}-warmgate.log")),
+    )
 }
 
 /// warmgate's `/status` JSON (`None` if it does not answer within 1 s).

@@ -1,0 +1,61 @@
+//! # warmgate-testkit
+//!
+//! What the workspace's tests, benchmarks and fixtures share to drive real servers: simulators
+//! (in the test's process or as the `loadgen sim` binary), the `warmgate` binary, free loopback
+//! ports and the simulator's `/sim/truth`. Everything listens on 127.0.0.1, and every process or
+//! server it starts is stopped (killed and reaped, or cancelled and joined) when its handle drops.
+//!
+//! Binaries are passed in by path (`env!("CARGO_BIN_EXE_loadgen")`): only the package that owns
+//! a binary knows where Cargo built it.
+//!
+//! # Layout
+//! - [`child`]: [`ChildGuard`], a child process logged to a file and killed on drop.
+//! - [`sim`]: [`SimApp`] (on the caller's runtime), [`SimThread`] (own thread and runtime) and
+//!   [`SimProcess`] (the `loadgen sim` binary, started within a timeout).
+//! - [`warmgate`]: [`Warmgate`], the `warmgate run` binary on a written config, and its probes.
+//! - [`truth`]: fetching `/sim/truth` ([`truth::fetch`]) and reading it.
+
+pub mod child;
+pub mod sim;
+pub mod truth;
+pub mod warmgate;
+
+pub use child::ChildGuard;
+pub use sim::{SimApp, SimProcess, SimThread};
+pub use warmgate::Warmgate;
+
+/// A free loopback port: bound on 127.0.0.1:0, then released (another process could take it in
+/// between; the caller's bind then fails loudly). Fails if no loopback port can be bound.
+pub fn try_free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// [`try_free_port`] for tests: panics if no loopback port can be bound.
+pub fn free_port() -> u16 {
+    try_free_port().expect("bind a free loopback port")
+}
+
+/// A kept-alive HTTP client that never uses a proxy (tests talk to loopback only). Panics only
+/// if the TLS backend cannot start.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("HTTP client")
+}
+
+/// A fresh-connection GET (like the kubelet's probes): `(status, body)`, `None` when the
+/// connection fails or times out (5 s).
+pub async fn http_get(url: &str) -> Option<(u16, String)> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .ok()?;
+    let r = client.get(url).send().await.ok()?;
+    let code = r.status().as_u16();
+    Some((code, r.text().await.unwrap_or_default()))
+}
