@@ -7,6 +7,7 @@ use std::process::Command;
 use proptest::prelude::*;
 use warmgate::config::{self, Sources};
 use warmgate::inject::{inject_str, Options};
+use warmgate_testkit::manifests::opted_in_pod as pod;
 
 /// Pieces of YAML, the schema's keys and the values that broke warmgate before.
 const TOKENS: &[&str] = &[
@@ -110,16 +111,6 @@ endpoints:
 traffic: {rate: 900, ramp: 0s}
 gate: {window: 2s, lookback: 20s, ceiling: 200ms, deadline: 10m}
 ";
-
-/// A pod `warmgate inject` acts on, with `paths` as its endpoints annotation.
-fn pod(paths: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    \
-         warmgate.io/inject: \"true\"\n    warmgate.io/endpoints: {paths:?}\n\
-         spec:\n  containers:\n  - name: app\n    image: app\n    ports:\n    \
-         - containerPort: 8080\n"
-    )
-}
 
 fn tokens() -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(TOKENS), 0..80).prop_map(|t| t.concat())

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use warmgate::config::{self, Sources};
 use warmgate::inject::{inject_str, Options};
+use warmgate_testkit::manifests::opted_in_pod as pod;
 
 /// What `warmgate check` did: exit code, stdout, stderr.
 struct Checked {
@@ -93,16 +94,6 @@ fn load(yaml: &str) -> Result<config::Settings, config::ConfigErrors> {
         yaml: Some(yaml.to_string()),
         ..Sources::default()
     })
-}
-
-/// A pod `warmgate inject` acts on, with `paths` as its `warmgate.io/endpoints` annotation.
-fn pod(paths: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    \
-         warmgate.io/inject: \"true\"\n    warmgate.io/endpoints: {paths:?}\n\
-         spec:\n  containers:\n  - name: app\n    image: app\n    ports:\n    \
-         - containerPort: 8080\n"
-    )
 }
 
 // Item 3: traffic and credentials can leave the pod.

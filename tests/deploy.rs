@@ -456,13 +456,7 @@ fn inject_output_parses_as_kubernetes_types() {
         ..Options::default()
     };
     let mut workloads = 0;
-    for name in [
-        "deployment-probes.yaml",
-        "deployment-noprobes.yaml",
-        "multi.yaml",
-        "cronjob.yaml",
-        "unannotated.yaml",
-    ] {
+    for name in warmgate_testkit::manifests::INJECT_FIXTURES {
         let input = std::fs::read_to_string(dir.join(name)).expect("fixture");
         for (opts, label) in [(Options::default(), "opt-in"), (all.clone(), "--all")] {
             let out = inject_str(&input, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));

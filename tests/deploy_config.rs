@@ -161,13 +161,7 @@ fn inject_configs_are_valid_and_budgeted() {
         ..Options::default()
     };
     let mut checked = 0;
-    for name in [
-        "deployment-probes.yaml",
-        "deployment-noprobes.yaml",
-        "multi.yaml",
-        "cronjob.yaml",
-        "unannotated.yaml",
-    ] {
+    for name in warmgate_testkit::manifests::INJECT_FIXTURES {
         let input = std::fs::read_to_string(repo().join("tests/fixtures/inject").join(name))
             .expect("fixture");
         let docs = parse_documents(&inject_str(&input, &all).expect("inject")).expect("parse");

@@ -84,16 +84,22 @@ impl ChildGuard {
     /// Waits for the process to exit, at most `limit`: its status, or `None` if still running
     /// (or if it cannot be queried).
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let t0 = Instant::now();
-        while t0.elapsed() < limit {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(_) => return None,
-            }
-        }
-        None
+        wait_exit(&mut self.child, limit)
     }
+}
+
+/// Waits for `child` to exit, at most `limit`: its status, or `None` if still running (or if it
+/// cannot be queried).
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 impl Drop for ChildGuard {

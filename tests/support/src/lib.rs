@@ -13,9 +13,11 @@
 //! - [`sim`]: [`SimApp`] (on the caller's runtime), [`SimThread`] (own thread and runtime) and
 //!   [`SimProcess`] (the `loadgen sim` binary, started within a timeout).
 //! - [`warmgate`]: [`Warmgate`], the `warmgate run` binary on a written config, and its probes.
+//! - [`manifests`]: Kubernetes manifests for the inject tests.
 //! - [`truth`]: fetching `/sim/truth` ([`truth::fetch`]) and reading it.
 
 pub mod child;
+pub mod manifests;
 pub mod sim;
 pub mod truth;
 pub mod warmgate;

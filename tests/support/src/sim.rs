@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use loadgen::sim::{Profile, Sim, SimOptions};
@@ -196,15 +196,7 @@ impl SimProcess {
 
     /// Waits for the process to exit, at most `limit`: its status, or `None` if still running.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let t0 = Instant::now();
-        while t0.elapsed() < limit {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(_) => return None,
-            }
-        }
-        None
+        crate::child::wait_exit(&mut self.child, limit)
     }
 
     /// GET `path` over a plain HTTP/1.0 connection, blocking; returns the body. Panics if the
