@@ -14,6 +14,7 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::cap::{Dispatch, Permit, Ticket};
+use crate::engine::pool::Pool;
 use crate::engine::recorder::Recorder;
 use crate::engine::request::Prepared;
 use crate::engine::schedule::{later, Chooser, Schedule};
@@ -30,8 +31,8 @@ const MAX_COUNT_AHEAD: u64 = 1_000_000;
 /// Everything a request task needs, shared.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// The kept-alive client.
-    pub(crate) client: reqwest::Client,
+    /// The engine's kept-alive connections.
+    pub(crate) pool: Pool,
     /// One pre-built request per endpoint, in plan order.
     pub(crate) endpoints: Vec<Prepared>,
     /// Accumulators.
@@ -150,7 +151,7 @@ async fn send_one(shared: &Shared, ticket: Ticket) -> bool {
     let (outcome, done) = tokio::select! {
         biased;
         _ = shared.abandon.cancelled() => return false,
-        r = tokio::time::timeout(timeout, prepared.exchange(&shared.client)) => match r {
+        r = tokio::time::timeout(timeout, prepared.exchange(&shared.pool)) => match r {
             Ok(outcome) => (outcome, Instant::now()),
             // The timer fires on a millisecond tick: record exactly the timeout.
             Err(_) => (Outcome::Timeout, later(sent, timeout)),
