@@ -5,7 +5,9 @@
 //! - `schedule`: due time of request i (constant rate or ramp) and the weighted endpoint choice.
 //! - `pacer`: the OS thread that releases requests on time, and the tasks that send them.
 //! - `cap`: the in-flight cap and the backlog of overdue (late) requests.
-//! - `request`: the HTTP client, pre-built requests, answer -> [`Outcome`](crate::Outcome).
+//! - `request`: pre-rendered requests, one exchange, answer -> [`Outcome`](crate::Outcome).
+//! - `pool`: the engine's kept-alive connections (HTTP/1.1 stack, shared HTTP/2) per origin.
+//! - `dial`: opening one connection: TCP, TLS (`tls`), hyper's HTTP/1.1 or HTTP/2 handshake.
 //! - `recorder`: per-endpoint accumulators of the current window.
 //! - `ticker`: one [`Snapshot`] per window into a bounded channel, and the final [`Report`].
 //!
@@ -39,11 +41,14 @@ use crate::plan::Plan;
 use crate::snapshot::{Report, Snapshot};
 
 mod cap;
+mod dial;
 mod pacer;
+mod pool;
 mod recorder;
 mod request;
 mod schedule;
 mod ticker;
+mod tls;
 
 use pacer::{Pacer, Shared};
 use schedule::Schedule;
@@ -58,7 +63,7 @@ const DRAIN_MARGIN: Duration = Duration::from_millis(100);
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// The HTTP client could not be built (TLS backend, bad header...).
+    /// A request could not be prepared (TLS setup, bad header or URL...).
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
     /// No tokio runtime to run on, or the pacer thread could not be started.
@@ -112,16 +117,16 @@ impl Drop for Engine {
 
 /// Starts `plan` on the current tokio runtime. It runs until `plan.duration` passes (then the
 /// requests in flight may end, up to the longest endpoint timeout) or `cancel` fires (then
-/// requests in flight are abandoned, not counted). Fails if the HTTP client cannot be built or
-/// there is no current tokio runtime.
+/// requests in flight are abandoned, not counted). Fails if an endpoint's request cannot be
+/// prepared (URL, header, TLS setup) or there is no current tokio runtime.
 pub fn run(plan: Plan, cancel: CancellationToken) -> Result<Engine, EngineError> {
     let runtime =
         Handle::try_current().map_err(|e| EngineError::Start(format!("no tokio runtime: {e}")))?;
-    let client = request::build_client(&plan)?;
+    let mut pool = pool::Pool::new(&plan);
     let endpoints = plan
         .endpoints
         .iter()
-        .map(|e| request::Prepared::new(&client, e, plan.body_cap))
+        .map(|e| request::Prepared::new(&mut pool, e, &plan))
         .collect::<Result<Vec<_>, _>>()?;
     let names: Vec<String> = plan.endpoints.iter().map(|e| e.name.clone()).collect();
     let drain = endpoints
@@ -137,7 +142,7 @@ pub fn run(plan: Plan, cancel: CancellationToken) -> Result<Engine, EngineError>
     let schedule = Schedule::new(plan.rate);
     let t0 = Instant::now();
     let shared = Arc::new(Shared {
-        client,
+        pool,
         endpoints,
         recorder: recorder::Recorder::new(names.iter().map(String::as_str)),
         dispatch: cap::Dispatch::new(

@@ -14,6 +14,7 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::cap::{Dispatch, Permit, Ticket};
+use crate::engine::pool::Pool;
 use crate::engine::recorder::Recorder;
 use crate::engine::request::Prepared;
 use crate::engine::schedule::{later, Chooser, Schedule};
@@ -30,8 +31,8 @@ const MAX_COUNT_AHEAD: u64 = 1_000_000;
 /// Everything a request task needs, shared.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// The kept-alive client.
-    pub(crate) client: reqwest::Client,
+    /// The engine's kept-alive connections.
+    pub(crate) pool: Pool,
     /// One pre-built request per endpoint, in plan order.
     pub(crate) endpoints: Vec<Prepared>,
     /// Accumulators.
@@ -123,11 +124,20 @@ fn sleep_until(t: Instant) {
 }
 
 /// Sends `ticket`'s request, records it, then takes over overdue requests while there are any.
-async fn send_loop(shared: Arc<Shared>, mut ticket: Ticket, mut permit: Permit) {
+/// Abandoning (cancel, or the drain deadline) drops the request in flight unrecorded. The task
+/// waits on the token once, not once per request: from the backlog it may send many in a row.
+async fn send_loop(shared: Arc<Shared>, ticket: Ticket, permit: Permit) {
+    tokio::select! {
+        biased;
+        _ = shared.abandon.cancelled() => {}
+        _ = send_backlog(&shared, ticket, permit) => {}
+    }
+}
+
+/// Sends `ticket`'s request, then every overdue one `permit`'s place is handed.
+async fn send_backlog(shared: &Shared, mut ticket: Ticket, mut permit: Permit) {
     loop {
-        if !send_one(&shared, ticket).await {
-            return;
-        }
+        send_one(shared, ticket).await;
         if shared.abandon.is_cancelled() {
             return;
         }
@@ -138,26 +148,22 @@ async fn send_loop(shared: Arc<Shared>, mut ticket: Ticket, mut permit: Permit) 
     }
 }
 
-/// Sends one request and records how it ended; false if it was abandoned.
-async fn send_one(shared: &Shared, ticket: Ticket) -> bool {
+/// Sends one request and records how it ended.
+async fn send_one(shared: &Shared, ticket: Ticket) {
     let Some(prepared) = shared.endpoints.get(ticket.endpoint) else {
-        return false;
+        return;
     };
     let intended = shared.schedule.due_at(shared.t0, ticket.index);
     shared.recorder.sent(ticket.endpoint, ticket.late);
     let sent = Instant::now();
     let timeout = prepared.timeout;
-    let (outcome, done) = tokio::select! {
-        biased;
-        _ = shared.abandon.cancelled() => return false,
-        r = tokio::time::timeout(timeout, prepared.exchange(&shared.client)) => match r {
-            Ok(outcome) => (outcome, Instant::now()),
-            // The timer fires on a millisecond tick: record exactly the timeout.
-            Err(_) => (Outcome::Timeout, later(sent, timeout)),
-        },
+    let (outcome, done) = match tokio::time::timeout(timeout, prepared.exchange(&shared.pool)).await
+    {
+        Ok(outcome) => (outcome, Instant::now()),
+        // The timer fires on a millisecond tick: record exactly the timeout.
+        Err(_) => (Outcome::Timeout, later(sent, timeout)),
     };
     shared
         .recorder
         .completed(ticket.endpoint, outcome, intended, sent, done);
-    true
 }

@@ -1,181 +1,295 @@
-//! One request: the HTTP client, the pre-built request per endpoint, and how an answer becomes an
-//! [`Outcome`].
+//! One request: the endpoint's request rendered once, one exchange on a pooled connection, and
+//! how an answer becomes an [`Outcome`].
 //!
 //! Timeout rule: the endpoint's timeout runs from the **actual** send, so the app always gets the
 //! whole timeout to answer however late the request left. A request that times out is recorded
 //! with service time = timeout and latency = lag + timeout, i.e. latency is
 //! `min(completion, actual send + timeout) - intended send`: what a user would have waited before
 //! giving up. Its outcome is [`Outcome::Timeout`].
+//!
+//! Retry rule: a request that fails before any answer on a **kept-alive** connection (the app
+//! closed it just as the request left: the keep-alive race every HTTP client has) is sent once
+//! more on a new connection, if hyper gave it back unsent or its method is idempotent. The retry
+//! runs inside the same timeout and keeps the request's intended and actual send times, so the
+//! time lost counts in its latency and service time. Failures on a new connection are counted.
+//!
+//! Bodies are looked at in hyper's own chunks (no copy): their length against the cap, and the
+//! expected text with a streaming matcher whose state is one integer.
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::header::{HeaderValue, ACCEPT, CONNECTION, HOST, USER_AGENT};
+use http::{HeaderMap, Method, Request, Uri, Version};
+use http_body_util::{BodyExt, Full};
+
+use crate::engine::dial::{Body, DialFailed};
+use crate::engine::pool::Pool;
 use crate::engine::EngineError;
 use crate::outcome::Outcome;
-use crate::plan::{Endpoint, HttpVersion, Plan, StatusSet};
+use crate::plan::{Endpoint, Plan, StatusSet};
 
-/// Builds the kept-alive client for `plan`: no proxy, no redirects, the plan's HTTP version,
-/// user agent and TLS leniency. Fails if the TLS backend cannot be set up.
-pub(crate) fn build_client(plan: &Plan) -> Result<reqwest::Client, EngineError> {
-    let mut builder = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(plan.user_agent.clone())
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(plan.max_inflight)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .danger_accept_invalid_certs(plan.accept_invalid_certs);
-    builder = match plan.http {
-        HttpVersion::Http1 => builder.http1_only(),
-        HttpVersion::Http2PriorKnowledge => builder.http2_prior_knowledge(),
-        HttpVersion::Auto => builder,
-    };
-    builder
-        .build()
-        .map_err(|e| EngineError::Client(e.to_string()))
-}
-
-/// An endpoint with its request built once; each send clones it (a few cheap copies).
+/// An endpoint with its request rendered once, for HTTP/1.1 (origin-form target and `Host`) and
+/// for HTTP/2 (absolute target, no `Host`); each send clones the parts (reference counts).
 #[derive(Debug)]
 pub(crate) struct Prepared {
-    request: reqwest::Request,
+    origin: usize,
+    method: Method,
+    h1_uri: Uri,
+    h1_headers: HeaderMap,
+    h2_uri: Uri,
+    h2_headers: HeaderMap,
+    body: Bytes,
+    idempotent: bool,
     accept: StatusSet,
-    expect_body: Option<Vec<u8>>,
+    expect_body: Option<Needle>,
     /// The endpoint's timeout.
     pub(crate) timeout: Duration,
     body_cap: usize,
 }
 
+/// How one attempt ended.
+enum Attempt {
+    Done(Outcome),
+    /// Failed before any answer on a kept-alive connection: worth one try on a new one.
+    Stale,
+}
+
 impl Prepared {
-    /// Builds `endpoint`'s request with `client`. Fails on a header or body the client rejects.
+    /// Renders `endpoint`'s request and registers its origin in `pool`. Fails on a URL, header
+    /// or user agent that cannot be sent (the error names no header value: they may be secret).
     pub(crate) fn new(
-        client: &reqwest::Client,
+        pool: &mut Pool,
         endpoint: &Endpoint,
-        body_cap: usize,
+        plan: &Plan,
     ) -> Result<Prepared, EngineError> {
-        let mut builder = client
-            .request(endpoint.method.clone(), endpoint.url.clone())
-            .headers(endpoint.headers.clone());
-        if let Some(body) = &endpoint.body {
-            builder = builder.body(body.clone());
+        let bad = |what: &str| EngineError::Client(format!("endpoint {:?}: {what}", endpoint.name));
+        let url = &endpoint.url;
+        let origin = pool.origin(url)?;
+        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let host = url.host_str().ok_or_else(|| bad("no host"))?;
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        let h1_uri: Uri = target
+            .parse()
+            .map_err(|_| bad("the path is not a valid request target"))?;
+        let h2_uri = Uri::builder()
+            .scheme(url.scheme())
+            .authority(authority.as_str())
+            .path_and_query(target)
+            .build()
+            .map_err(|_| bad("the URL is not a valid request target"))?;
+        // Like the general client this replaces: the endpoint's headers win over the defaults.
+        let mut h2_headers = endpoint.headers.clone();
+        h2_headers.remove(HOST);
+        if !h2_headers.contains_key(USER_AGENT) {
+            let ua = HeaderValue::from_str(&plan.user_agent)
+                .map_err(|_| bad("the user agent is not a valid header value"))?;
+            h2_headers.insert(USER_AGENT, ua);
         }
-        // The error text names no header value (reqwest reports the kind of problem only).
-        let request = builder.build().map_err(|e| {
-            EngineError::Client(format!("endpoint {:?}: {}", endpoint.name, e.without_url()))
-        })?;
+        if !h2_headers.contains_key(ACCEPT) {
+            h2_headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        }
+        let host_value = match endpoint.headers.get(HOST) {
+            Some(v) => v.clone(),
+            None => HeaderValue::from_str(&authority).map_err(|_| bad("bad host"))?,
+        };
+        let mut h1_headers = HeaderMap::with_capacity(h2_headers.len() + 1);
+        h1_headers.insert(HOST, host_value);
+        h1_headers.extend(h2_headers.clone());
+        let method = endpoint.method.clone();
         Ok(Prepared {
-            request,
+            origin,
+            idempotent: method.is_idempotent(),
+            method,
+            h1_uri,
+            h1_headers,
+            h2_uri,
+            h2_headers,
+            body: endpoint.body.clone().unwrap_or_default(),
             accept: endpoint.accept.clone(),
             expect_body: endpoint
                 .expect_body
                 .as_ref()
                 .filter(|s| !s.is_empty())
-                .map(|s| s.as_bytes().to_vec()),
+                .map(|s| Needle::new(s.as_bytes())),
             timeout: endpoint.timeout,
-            body_cap,
+            body_cap: plan.body_cap,
         })
     }
 
     /// Sends one request and reads the answer (without the timeout, which the caller applies).
-    pub(crate) async fn exchange(&self, client: &reqwest::Client) -> Outcome {
-        let Some(request) = self.request.try_clone() else {
-            // Only streaming bodies cannot be cloned; plans only hold byte bodies.
-            return Outcome::Other;
+    pub(crate) async fn exchange(&self, pool: &Pool) -> Outcome {
+        match self.attempt(pool, false).await {
+            Attempt::Done(outcome) => outcome,
+            Attempt::Stale => match self.attempt(pool, true).await {
+                Attempt::Done(outcome) => outcome,
+                Attempt::Stale => Outcome::Other,
+            },
+        }
+    }
+
+    /// The request for an HTTP/2 (`h2`) or HTTP/1.1 connection.
+    fn request(&self, h2: bool) -> Request<Body> {
+        let mut req = Request::new(Full::new(self.body.clone()));
+        *req.method_mut() = self.method.clone();
+        if h2 {
+            *req.uri_mut() = self.h2_uri.clone();
+            *req.headers_mut() = self.h2_headers.clone();
+            *req.version_mut() = Version::HTTP_2;
+        } else {
+            *req.uri_mut() = self.h1_uri.clone();
+            *req.headers_mut() = self.h1_headers.clone();
+        }
+        req
+    }
+
+    /// One try: a connection (kept-alive unless `fresh`), the request, the whole answer.
+    async fn attempt(&self, pool: &Pool, fresh: bool) -> Attempt {
+        let mut lease = match pool.checkout(self.origin, fresh).await {
+            Ok(lease) => lease,
+            Err(DialFailed) => return Attempt::Done(Outcome::Connect),
         };
-        let mut response = match client.execute(request).await {
-            Ok(r) => r,
-            Err(e) => return classify(&e),
+        let response = match lease.send(self.request(lease.is_h2())).await {
+            Ok(response) => response,
+            Err(e) => {
+                let unsent = e.message().is_some();
+                let stale = lease.reused() && lease.may_retry() && (unsent || self.idempotent);
+                return if stale && !fresh {
+                    Attempt::Stale
+                } else {
+                    Attempt::Done(Outcome::Other)
+                };
+            }
         };
-        let status = response.status().as_u16();
-        let mut matcher = self.expect_body.as_deref().map(Matcher::new);
+        let (parts, mut body) = response.into_parts();
+        let status = parts.status.as_u16();
+        let accepted = self.accept.contains(status);
+        let mut matcher = self.expect_body.as_ref().map(Needle::matcher);
         let mut read = 0usize;
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    read = read.saturating_add(chunk.len());
-                    if read > self.body_cap {
-                        // Stop reading: dropping the response closes this connection.
-                        return if self.accept.contains(status) {
-                            Outcome::BodyTooLarge
-                        } else {
-                            Outcome::HttpStatus(status)
-                        };
-                    }
-                    if let Some(m) = matcher.as_mut() {
-                        m.feed(&chunk);
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => return classify(&e),
+        while let Some(frame) = body.frame().await {
+            // A reset or malformed answer: the lease is dropped with it, never reused.
+            let Ok(frame) = frame else {
+                return Attempt::Done(Outcome::Other);
+            };
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            read = read.saturating_add(data.len());
+            if read > self.body_cap {
+                // Stop reading: dropping the lease and the body closes this connection.
+                return Attempt::Done(if accepted {
+                    Outcome::BodyTooLarge
+                } else {
+                    Outcome::HttpStatus(status)
+                });
+            }
+            if let Some(m) = matcher.as_mut() {
+                m.feed(&data);
             }
         }
-        if !self.accept.contains(status) {
+        if keeps_alive(&parts) {
+            lease.give_back(pool);
+        }
+        Attempt::Done(if !accepted {
             Outcome::HttpStatus(status)
         } else if matcher.is_some_and(|m| !m.found) {
             Outcome::UnexpectedBody
         } else {
             Outcome::Ok
+        })
+    }
+}
+
+/// True unless the app said it closes the connection after this answer (`Connection: close`, or
+/// HTTP/1.0 without `keep-alive`).
+fn keeps_alive(parts: &http::response::Parts) -> bool {
+    let says = |token: &str| {
+        parts.headers.get_all(CONNECTION).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    match parts.version {
+        Version::HTTP_2 => true,
+        Version::HTTP_11 => !says("close"),
+        Version::HTTP_10 => says("keep-alive") && !says("close"),
+        _ => false,
+    }
+}
+
+/// A non-empty text to find in a body, with its Knuth-Morris-Pratt table (built once per
+/// endpoint, so a request's search needs no memory of its own).
+#[derive(Debug)]
+pub(crate) struct Needle {
+    bytes: Vec<u8>,
+    /// `fallback[i]`: the length of the longest proper prefix of `bytes[..=i]` that is also a
+    /// suffix of it.
+    fallback: Vec<usize>,
+}
+
+impl Needle {
+    /// The table for `bytes` (not empty).
+    pub(crate) fn new(bytes: &[u8]) -> Needle {
+        let mut fallback = vec![0; bytes.len()];
+        let mut k = 0;
+        for i in 1..bytes.len() {
+            while k > 0 && bytes[i] != bytes[k] {
+                k = fallback[k - 1];
+            }
+            if bytes[i] == bytes[k] {
+                k += 1;
+            }
+            fallback[i] = k;
+        }
+        Needle {
+            bytes: bytes.to_vec(),
+            fallback,
+        }
+    }
+
+    /// A matcher at the start of a body.
+    pub(crate) fn matcher(&self) -> Matcher<'_> {
+        Matcher {
+            needle: self,
+            state: 0,
+            found: self.bytes.is_empty(),
         }
     }
 }
 
-/// Maps a client error to an outcome: refused/unreachable connections are `Connect`.
-fn classify(e: &reqwest::Error) -> Outcome {
-    if e.is_connect() {
-        Outcome::Connect
-    } else if e.is_timeout() {
-        Outcome::Timeout
-    } else {
-        Outcome::Other
-    }
-}
-
-/// Looks for `needle` in a body that arrives in chunks, keeping only `needle.len() - 1` bytes
-/// of the previous chunks (never the whole body).
+/// Looks for a [`Needle`] in a body that arrives in chunks, remembering only how much of the
+/// needle the bytes seen so far end with (never the body).
 #[derive(Debug)]
 pub(crate) struct Matcher<'a> {
-    needle: &'a [u8],
-    carry: Vec<u8>,
+    needle: &'a Needle,
+    /// Bytes of the needle matched by the end of what was seen.
+    state: usize,
     /// True once the needle was seen.
     pub(crate) found: bool,
 }
 
-impl<'a> Matcher<'a> {
-    /// A matcher for a non-empty `needle`.
-    pub(crate) fn new(needle: &'a [u8]) -> Matcher<'a> {
-        Matcher {
-            needle,
-            carry: Vec::with_capacity(needle.len()),
-            found: needle.is_empty(),
-        }
-    }
-
+impl Matcher<'_> {
     /// Feeds the next chunk of the body.
     pub(crate) fn feed(&mut self, chunk: &[u8]) {
-        if self.found {
-            return;
-        }
-        let n = self.needle.len();
-        // Matches that straddle the previous chunk: carry + the first n-1 bytes of this one.
-        let head = &chunk[..chunk.len().min(n - 1)];
-        self.carry.extend_from_slice(head);
-        if contains(&self.carry, self.needle) || contains(chunk, self.needle) {
-            self.found = true;
-            return;
-        }
-        // Keep the last n-1 bytes of everything seen so far.
-        if chunk.len() >= n - 1 {
-            self.carry.clear();
-            self.carry
-                .extend_from_slice(&chunk[chunk.len() - (n - 1)..]);
-        } else {
-            let excess = self.carry.len().saturating_sub(n - 1);
-            self.carry.drain(..excess);
+        let (needle, fallback) = (&self.needle.bytes, &self.needle.fallback);
+        for &b in chunk {
+            if self.found {
+                return;
+            }
+            while self.state > 0 && needle[self.state] != b {
+                self.state = fallback[self.state - 1];
+            }
+            if needle[self.state] == b {
+                self.state += 1;
+            }
+            if self.state == needle.len() {
+                self.found = true;
+            }
         }
     }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.len() >= needle.len() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -183,7 +297,8 @@ mod tests {
     use super::*;
 
     fn found_in(chunks: &[&str], needle: &str) -> bool {
-        let mut m = Matcher::new(needle.as_bytes());
+        let needle = Needle::new(needle.as_bytes());
+        let mut m = needle.matcher();
         for c in chunks {
             m.feed(c.as_bytes());
         }
@@ -198,15 +313,20 @@ mod tests {
         assert!(!found_in(&["hel", "xlo"], "hello"));
         assert!(!found_in(&[], "hello"));
         assert!(found_in(&["a", "b", "c"], "c"));
+        // Partial matches that overlap the needle's own prefix.
+        assert!(found_in(&["aab", "aaab"], "aaab"));
+        assert!(found_in(&["abab", "abac"], "ababac"));
+        assert!(!found_in(&["abab", "abab"], "ababac"));
     }
 
     #[test]
     fn matcher_keeps_only_a_short_tail() {
-        let mut m = Matcher::new(b"needle");
+        let needle = Needle::new(b"needle");
+        let mut m = needle.matcher();
         for _ in 0..1000 {
             m.feed(&[b'x'; 4096]);
         }
         assert!(!m.found);
-        assert!(m.carry.len() < 6, "{}", m.carry.len());
+        assert!(m.state < 6, "{}", m.state);
     }
 }
