@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //! - [`config`]: raw configuration (file, inline YAML, env overrides) -> validated [`config::Settings`].
+//! - [`duration`]: durations as people write them (`"5s"` or seconds), read and written the
+//!   same way everywhere.
 //! - [`gate`]: the statistical verdict over window snapshots.
 //! - [`agent`]: the phases: wait for the app, warm it, hold the verdict, re-warm, drain.
 //! - [`phase`]: [`phase::Phase`], where the agent is in its life.
@@ -21,6 +23,7 @@ pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod duration;
 pub mod gate;
 pub mod inject;
 pub mod metrics;

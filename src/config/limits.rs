@@ -9,8 +9,6 @@
 //! loaded: the events are counted, never expanded. Each anchor's expanded size is computed
 //! from its events once, and an alias adds that size: a bomb is refused by arithmetic.
 
-use std::time::Duration;
-
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::TScalarStyle;
 
@@ -28,9 +26,7 @@ pub const MAX_YAML_NODES: u64 = 100_000;
 /// histograms (at the default window and lookback, 100 endpoints fit the default
 /// [`DEFAULT_MAX_MEMORY_MIB`]).
 pub const MAX_ENDPOINTS: usize = 100;
-/// Longest duration any key accepts (7 days). Far beyond any sane warm-up, and far below what
-/// would overflow a clock reading once added to it.
-pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+pub use crate::duration::MAX_DURATION;
 /// Default bound on the gate's histogram memory, MiB (`gate.max_memory_mib`): a third of the
 /// 96Mi memory limit the chart and `warmgate inject` give the container.
 pub const DEFAULT_MAX_MEMORY_MIB: u64 = 32;

@@ -180,7 +180,7 @@ mod tests {
         let mut paths: Vec<&str> = problems.0.iter().map(|p| p.path.as_str()).collect();
         paths.sort_unstable();
         assert_eq!(paths, ["gate.quantile", "gate.toleranse", "gate.window"]);
-        assert_eq!(file.gate.consecutive, 5);
-        assert_eq!(file.gate.quantile, 0.99);
+        assert_eq!(file.gate.criterion.consecutive, 5);
+        assert_eq!(file.gate.criterion.quantile, 0.99);
     }
 }

@@ -144,42 +144,15 @@ pub struct TrafficSection {
     pub after_ready_rate: f64,
 }
 
-/// The `gate:` section: the criterion's numbers, plus the deadline around them.
+/// The `gate:` section: the criterion's numbers (the keys of [`GateSettings`], flattened in),
+/// plus the deadline around them. serde cannot refuse unknown keys of a struct with a flattened
+/// part; `read` does that itself, from the keys the section's default writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct GateSection {
-    /// The judged quantile.
-    pub quantile: f64,
-    /// Length of one window.
-    #[serde(with = "values::duration")]
-    pub window: Duration,
-    /// How far back each evaluation looks.
-    #[serde(with = "values::duration")]
-    pub lookback: Duration,
-    /// Passing evaluations in a row needed.
-    pub consecutive: u32,
-    /// Allowed relative change between the halves.
-    pub tolerance: f64,
-    /// ... or this absolute change.
-    #[serde(with = "values::duration")]
-    pub noise_floor: Duration,
-    /// Relative half-width allowed for the new half's 95% interval.
-    pub interval: f64,
-    /// Mann-Kendall |z| bound.
-    pub trend_z: f64,
-    /// Theil-Sen drift and rise bound.
-    pub max_drift: f64,
-    /// Largest share of non-ok outcomes.
-    pub max_error_rate: f64,
-    /// Samples needed per endpoint, per half of the lookback.
-    pub min_samples: u64,
-    /// Requests needed per endpoint since warming began.
-    pub min_requests: u64,
-    /// Achieved / target rate needed in every window.
-    pub min_rate_ratio: f64,
-    /// Largest p99 schedule lag allowed in every window.
-    #[serde(with = "values::duration")]
-    pub max_lag: Duration,
+    /// The criterion's numbers (its endpoint specs are built from `endpoints[]`).
+    #[serde(flatten)]
+    pub criterion: GateSettings,
     /// Absolute bound on every endpoint's quantile (an endpoint's own wins).
     #[serde(with = "values::opt_duration")]
     pub ceiling: Option<Duration>,
@@ -260,22 +233,8 @@ impl Default for TrafficSection {
 impl Default for GateSection {
     /// The criterion's defaults are [`GateSettings::default`]'s, so they are written once.
     fn default() -> Self {
-        let d = GateSettings::default();
         GateSection {
-            quantile: d.quantile,
-            window: d.window,
-            lookback: d.lookback,
-            consecutive: d.consecutive,
-            tolerance: d.tolerance,
-            noise_floor: d.noise_floor,
-            interval: d.interval,
-            trend_z: d.trend_z,
-            max_drift: d.max_drift,
-            max_error_rate: d.max_error_rate,
-            min_samples: d.min_samples,
-            min_requests: d.min_requests,
-            min_rate_ratio: d.min_rate_ratio,
-            max_lag: d.max_lag,
+            criterion: GateSettings::default(),
             ceiling: None,
             deadline: DEFAULT_DEADLINE,
             on_deadline: OnDeadline::Fail,

@@ -188,13 +188,14 @@ fn traffic(t: TrafficSection, endpoints: usize, problems: &mut Problems) -> Traf
 }
 
 fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems) -> GateConfig {
+    let n = &g.criterion;
     let mut c = Checks::of(Section::Gate, problems);
     for (key, v, lo, hi) in [
-        ("quantile", g.quantile, 0.0, 1.0),
-        ("tolerance", g.tolerance, 0.0, 10.0),
-        ("interval", g.interval, 0.0, 10.0),
-        ("trend_z", g.trend_z, 0.0, 100.0),
-        ("max_drift", g.max_drift, 0.0, 10.0),
+        ("quantile", n.quantile, 0.0, 1.0),
+        ("tolerance", n.tolerance, 0.0, 10.0),
+        ("interval", n.interval, 0.0, 10.0),
+        ("trend_z", n.trend_z, 0.0, 100.0),
+        ("max_drift", n.max_drift, 0.0, 10.0),
     ] {
         if !(v.is_finite() && v > lo && v < hi) {
             c.problem(
@@ -204,17 +205,17 @@ fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems)
         }
     }
     for (key, v) in [
-        ("max_error_rate", g.max_error_rate),
-        ("min_rate_ratio", g.min_rate_ratio),
+        ("max_error_rate", n.max_error_rate),
+        ("min_rate_ratio", n.min_rate_ratio),
     ] {
         if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
             c.problem(key, format!("{v} must be between 0 and 1"));
         }
     }
-    if g.consecutive == 0 {
+    if n.consecutive == 0 {
         c.problem("consecutive", "must be at least 1");
     }
-    windows(g.window, g.lookback, &mut c);
+    windows(n.window, n.lookback, &mut c);
     if g.max_memory_mib == 0 {
         c.problem("max_memory_mib", "must be at least 1");
     }
@@ -230,21 +231,8 @@ fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems)
         .collect();
     GateConfig {
         criterion: GateSettings {
-            quantile: g.quantile,
-            window: g.window,
-            lookback: g.lookback,
-            consecutive: g.consecutive,
-            tolerance: g.tolerance,
-            noise_floor: g.noise_floor,
-            interval: g.interval,
-            trend_z: g.trend_z,
-            max_drift: g.max_drift,
-            max_error_rate: g.max_error_rate,
-            min_samples: g.min_samples,
-            min_requests: g.min_requests,
-            min_rate_ratio: g.min_rate_ratio,
-            max_lag: g.max_lag,
             endpoints: specs,
+            ..g.criterion
         },
         ceiling: g.ceiling,
         deadline: g.deadline,

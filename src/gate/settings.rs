@@ -2,21 +2,34 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+use crate::duration::serde_text;
+
 /// Every number the criterion uses (see docs/DESIGN.md, `gate:`). Plain data: `config` validates
 /// it; the gate only guards against values that would make it divide by zero or loop.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The numbers are also the `gate:` section's keys, written once: the configuration schema
+/// flattens this struct into that section (durations as `"5s"` text), so a new criterion setting
+/// is a new field here and nowhere else. The per-endpoint specs are not keys (they come from
+/// `endpoints[].ceiling`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GateSettings {
     /// The judged quantile, in (0, 1) (0.99 = p99).
     pub quantile: f64,
     /// Length of one window (converts `lookback` into a number of windows).
+    #[serde(with = "serde_text")]
     pub window: Duration,
     /// How far back each evaluation looks; split into an old and a new half.
+    #[serde(with = "serde_text")]
     pub lookback: Duration,
     /// Passing evaluations in a row needed for `ready`.
     pub consecutive: u32,
     /// Allowed relative change of the quantile between the halves.
     pub tolerance: f64,
     /// ... or this absolute change.
+    #[serde(with = "serde_text")]
     pub noise_floor: Duration,
     /// The new half's 95% interval must lie within +/- this fraction of its estimate.
     pub interval: f64,
@@ -33,9 +46,11 @@ pub struct GateSettings {
     /// Achieved / target rate needed in every window of the lookback.
     pub min_rate_ratio: f64,
     /// Largest p99 schedule lag allowed in every window of the lookback.
+    #[serde(with = "serde_text")]
     pub max_lag: Duration,
     /// What each endpoint is held to beyond the numbers above, matched by name (an endpoint
     /// without a spec has no ceiling).
+    #[serde(skip)]
     pub endpoints: Vec<EndpointSpec>,
 }
 
