@@ -193,6 +193,14 @@ impl Agent {
     fn back_to_waiting(&self, why: String) {
         self.board.set_phase(Phase::Waiting, why);
         self.board.reset_windows();
+        self.not_sending();
+    }
+
+    /// Zeroes the rate gauges while no traffic runs, so they never show a stale warm-up rate.
+    fn not_sending(&self) {
+        let m = self.board.metrics();
+        m.target_rate.set(0.0);
+        m.achieved_rate.set(0.0);
     }
 
     /// Waits for the app to accept connections and pass its own readiness. False when stopped.
@@ -255,6 +263,7 @@ impl Agent {
                 error!(reason = %why, phase = "failed",
                     "Warm-up failed: {}; unready until the app restarts.", cause.what());
                 self.board.set_phase(Phase::Failed, why);
+                self.not_sending();
                 if !self.wait_for_restart(app_down, stop).await {
                     return AfterDeadline::Stopped;
                 }
@@ -293,6 +302,8 @@ impl Agent {
         let _guard = engine_stop.clone().drop_guard();
         if self.settings.traffic.after_ready_rate > 0.0 {
             self.keep_warm(engine_stop);
+        } else {
+            self.not_sending();
         }
         let mut downs = 0;
         loop {

@@ -115,6 +115,9 @@ impl Agent {
                         m.achieved_rate.set(snap.achieved_rate);
                         m.target_rate.set(snap.target_rate);
                     }
+                    // The engine stopped (the app went away, or a drain): nothing is sent now.
+                    m.achieved_rate.set(0.0);
+                    m.target_rate.set(0.0);
                 });
             }
             Err(e) => error!(error = %e, "Cannot keep the app warm after ready."),
