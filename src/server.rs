@@ -1,10 +1,14 @@
 //! The probe server: `/livez`, `/startupz`, `/readyz`, `/metrics`, `/status`, answered from
 //! cached state on a thread and runtime of its own, so probes stay fast while warm-up traffic
-//! keeps the engine's runtime busy.
+//! keeps the engine's runtime busy. A flood of idle, keep-alive or slowloris connections
+//! cannot lock a kubelet out: headers must arrive within a second, memory is
+//! bounded per connection, and the oldest idle connections are shed to make room.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
@@ -13,9 +17,28 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::state::StatusBoard;
+
+mod connections;
+
+use connections::Connections;
+
+/// How long a client may take to send a request's headers. Kubelet probes send theirs at
+/// once; a slowloris connection is closed after this.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest a connection stays open, however busy: keep-alive clients reconnect.
+const MAX_CONNECTION_AGE: Duration = Duration::from_secs(30);
+/// Open connections at most; past it the oldest idle one is closed for the new one. Each holds
+/// at most [`MAX_BUFFER`] of reading buffer, so this bounds the server's memory.
+const MAX_CONNECTIONS: usize = 2048;
+/// The read buffer of one connection (hyper's smallest); longer headers get a 431.
+const MAX_BUFFER: usize = 8 * 1024;
+/// The listen backlog: a burst of connections waits in the kernel rather than being refused.
+const BACKLOG: u32 = 1024;
+/// `/metrics` and `/status` answered at once at most: the probes never queue behind them.
+const HEAVY_AT_ONCE: usize = 2;
 
 /// A running probe server.
 #[derive(Debug)]
@@ -33,20 +56,34 @@ impl ProbeServer {
         board: Arc<StatusBoard>,
         stop: CancellationToken,
     ) -> std::io::Result<ProbeServer> {
-        let std_listener = std::net::TcpListener::bind(addr)?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
-        let rt = loadgen::runtime::build("warmgate-probes", loadgen::runtime::Threads::Caller)?;
+        // Bound on the server's own thread: a runtime that failed to bind is then dropped
+        // there, never inside the caller's runtime (which tokio forbids).
+        let (bound_tx, bound_rx) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("warmgate-probes".into())
             .spawn(move || {
-                rt.block_on(async move {
-                    match tokio::net::TcpListener::from_std(std_listener) {
-                        Ok(listener) => serve(listener, board, stop).await,
-                        Err(e) => warn!(error = %e, "Probe server could not start."),
+                let bound =
+                    loadgen::runtime::build("warmgate-probes", loadgen::runtime::Threads::Caller)
+                        .and_then(|rt| {
+                            let listener = {
+                                let _entered = rt.enter();
+                                listen(addr)?
+                            };
+                            Ok((rt, listener))
+                        });
+                match bound {
+                    Ok((rt, listener)) => {
+                        let _ = bound_tx.send(listener.local_addr());
+                        rt.block_on(serve(listener, board, stop));
                     }
-                })
+                    Err(e) => {
+                        let _ = bound_tx.send(Err(e));
+                    }
+                }
             })?;
+        let addr = bound_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the probe server thread ended before binding"))??;
         Ok(ProbeServer { addr, thread })
     }
 
@@ -56,49 +93,99 @@ impl ProbeServer {
     }
 }
 
+/// A listener on `addr` with a backlog of [`BACKLOG`]. Must run within a runtime.
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv6() {
+        tokio::net::TcpSocket::new_v6()?
+    } else {
+        tokio::net::TcpSocket::new_v4()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// Too many open files, for the process (EMFILE) or the system (ENFILE).
+fn out_of_files(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24))
+}
+
 async fn serve(
     listener: tokio::net::TcpListener,
     board: Arc<StatusBoard>,
     stop: CancellationToken,
 ) {
-    // Bounds concurrent probe connections: a flood cannot exhaust memory or file descriptors.
-    let permits = Arc::new(tokio::sync::Semaphore::new(256));
+    let connections = Connections::new(MAX_CONNECTIONS);
+    let heavy = Arc::new(tokio::sync::Semaphore::new(HEAVY_AT_ONCE));
     loop {
         let accepted = tokio::select! {
             _ = stop.cancelled() => return,
             a = listener.accept() => a,
         };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) if out_of_files(&e) => {
+                // Make room for the kubelet by closing the oldest idle connection.
+                debug!(error = %e, open = connections.len(), "Out of files; shedding the oldest idle connection.");
+                if !connections.shed_oldest() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                tokio::task::yield_now().await;
+                continue;
+            }
             Err(e) => {
                 debug!(error = %e, "Probe accept failed.");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
                 continue;
             }
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            debug!(%peer, "Too many probe connections; closing this one.");
-            continue;
-        };
+        let ticket = connections.admit();
         let _ = stream.set_nodelay(true);
         let board = board.clone();
+        let heavy = heavy.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| {
+            let busy = ticket.busy.clone();
+            let svc = service_fn(move |req: Request<Incoming>| {
                 let board = board.clone();
-                async move { Ok::<_, Infallible>(route(&board, &req)) }
+                let heavy = heavy.clone();
+                let busy = busy.clone();
+                async move {
+                    busy.store(true, Ordering::Relaxed);
+                    let r = answer(&board, &heavy, &req).await;
+                    busy.store(false, Ordering::Relaxed);
+                    Ok::<_, Infallible>(r)
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(5))
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_BUFFER)
                 .serve_connection(TokioIo::new(stream), svc);
             tokio::select! {
                 _ = conn => {}
+                _ = ticket.close.cancelled() => {}
+                _ = tokio::time::sleep(MAX_CONNECTION_AGE) => {}
                 _ = stop.cancelled() => {}
             }
-            drop(permit);
         });
     }
+}
+
+/// Answers the probes at once and everything else (`/metrics`, `/status`: longer to build)
+/// [`HEAVY_AT_ONCE`] at a time, so a flood of those cannot delay a kubelet probe.
+async fn answer(
+    board: &StatusBoard,
+    heavy: &tokio::sync::Semaphore,
+    req: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    if matches!(req.uri().path(), "/livez" | "/readyz" | "/startupz") {
+        return route(board, req);
+    }
+    let _permit = heavy.acquire().await;
+    // Let waiting probe connections run first.
+    tokio::task::yield_now().await;
+    route(board, req)
 }
 
 /// Answers one request from cached state.

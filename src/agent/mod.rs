@@ -1,7 +1,9 @@
 //! The agent: waits for the app, warms it, asks the gate, holds the verdict, re-warms after an
 //! app restart, and drains on a stop signal.
 //!
-//! `waiting` -> `warming` -> `ready`, with `failed` (deadline with `fail`) and `draining` final.
+//! `waiting` -> `warming` -> `ready`; `failed` (deadline with `fail`) until the app restarts
+//! (refused, then accepted again) or its own readiness goes down and up, then `waiting` with a
+//! fresh deadline; `draining` is final.
 
 mod app;
 mod plan;
@@ -50,6 +52,17 @@ enum Warmed {
     /// The engine ended its windows without being asked to (a bug): no verdict can come, so
     /// `gate.on_deadline` applies at once.
     EngineStopped,
+    /// The stop token fired.
+    Stopped,
+}
+
+/// What follows a warm-up that ended without a warm verdict, under `gate.on_deadline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterDeadline {
+    /// `open`: go on as ready.
+    Open,
+    /// `fail`, and the app has since restarted: wait for it again with a fresh deadline.
+    Retry,
     /// The stop token fired.
     Stopped,
 }
@@ -135,19 +148,34 @@ impl Agent {
                     continue;
                 }
                 Warmed::Deadline(why) => {
-                    if !self.on_deadline(Unwarmed::Deadline, why, &stop).await {
-                        return;
+                    match self
+                        .on_deadline(Unwarmed::Deadline, why, false, &stop)
+                        .await
+                    {
+                        AfterDeadline::Open => {}
+                        AfterDeadline::Retry => continue,
+                        AfterDeadline::Stopped => return,
                     }
                 }
                 Warmed::NoTraffic(why) => {
-                    if !self.on_deadline(Unwarmed::NoTraffic, why, &stop).await {
-                        return;
+                    match self
+                        .on_deadline(Unwarmed::NoTraffic, why, false, &stop)
+                        .await
+                    {
+                        AfterDeadline::Open => {}
+                        AfterDeadline::Retry => continue,
+                        AfterDeadline::Stopped => return,
                     }
                 }
                 Warmed::EngineStopped => {
                     let why = "the traffic engine stopped unexpectedly".to_string();
-                    if !self.on_deadline(Unwarmed::EngineStopped, why, &stop).await {
-                        return;
+                    match self
+                        .on_deadline(Unwarmed::EngineStopped, why, false, &stop)
+                        .await
+                    {
+                        AfterDeadline::Open => {}
+                        AfterDeadline::Retry => continue,
+                        AfterDeadline::Stopped => return,
                     }
                 }
                 Warmed::Ready => {}
@@ -165,12 +193,20 @@ impl Agent {
     fn back_to_waiting(&self, why: String) {
         self.board.set_phase(Phase::Waiting, why);
         self.board.reset_windows();
+        self.not_sending();
     }
 
-    /// Waits for the app to accept connections and pass its own readiness. False when stopped
-    /// or failed (wait timeout with `fail`).
+    /// Zeroes the rate gauges while no traffic runs, so they never show a stale warm-up rate.
+    fn not_sending(&self) {
+        let m = self.board.metrics();
+        m.target_rate.set(0.0);
+        m.achieved_rate.set(0.0);
+    }
+
+    /// Waits for the app to accept connections and pass its own readiness. False when stopped.
+    /// A wait timeout with `fail` fails until the app comes up, then waits again afresh.
     async fn wait_for_app(&self, stop: &CancellationToken) -> bool {
-        let started = Instant::now();
+        let mut started = Instant::now();
         let mut last = String::new();
         loop {
             match self.app.check().await {
@@ -188,7 +224,15 @@ impl Agent {
                     "the app was not up within target.wait_timeout {}: {last}",
                     humantime::format_duration(self.settings.target.wait_timeout)
                 );
-                return self.on_deadline(Unwarmed::Deadline, why, stop).await;
+                match self.on_deadline(Unwarmed::Deadline, why, true, stop).await {
+                    AfterDeadline::Open => return true,
+                    AfterDeadline::Stopped => return false,
+                    AfterDeadline::Retry => {
+                        started = Instant::now();
+                        last.clear();
+                        continue;
+                    }
+                }
             }
             tokio::select! {
                 _ = stop.cancelled() => return false,
@@ -198,23 +242,55 @@ impl Agent {
     }
 
     /// Applies `gate.on_deadline` to a warm-up that ended without a warm verdict (`cause`,
-    /// `why`). True when the agent goes on as ready (`open`); false when it failed for good
-    /// (it then waits for the stop signal) or was stopped.
-    async fn on_deadline(&self, cause: Unwarmed, why: String, stop: &CancellationToken) -> bool {
+    /// `why`; `app_down`: the app was not up when it ended). With `fail` the agent stays
+    /// `failed` until the app restarts, then it is back in `waiting` ([`AfterDeadline::Retry`]).
+    async fn on_deadline(
+        &self,
+        cause: Unwarmed,
+        why: String,
+        app_down: bool,
+        stop: &CancellationToken,
+    ) -> AfterDeadline {
         match self.settings.gate.on_deadline {
             OnDeadline::Open => {
                 error!(reason = %why, phase = "ready", on_deadline = "open",
                     "{}: OPENING ANYWAY because gate.on_deadline is open.", cause.headline());
                 self.board.metrics().deadline_opened.inc();
                 self.board.set_phase(Phase::Ready, cause.opened(&why));
-                true
+                AfterDeadline::Open
             }
             OnDeadline::Fail => {
                 error!(reason = %why, phase = "failed",
-                    "Warm-up failed: {}; staying unready for good.", cause.what());
+                    "Warm-up failed: {}; unready until the app restarts.", cause.what());
                 self.board.set_phase(Phase::Failed, why);
-                stop.cancelled().await;
-                false
+                self.not_sending();
+                if !self.wait_for_restart(app_down, stop).await {
+                    return AfterDeadline::Stopped;
+                }
+                info!(
+                    phase = "waiting",
+                    "The app restarted; trying again with a fresh deadline."
+                );
+                self.back_to_waiting("the app restarted after a failed warm-up".into());
+                AfterDeadline::Retry
+            }
+        }
+    }
+
+    /// While `failed`: waits until the app has been down or unready (`seen_gone` if it already
+    /// was) and is up again. In a pod the kubelet restarts the app when `/startupz` fails, not
+    /// warmgate, so a failure that outlived the app's restart would wedge the pod. False when
+    /// stopped.
+    async fn wait_for_restart(&self, mut seen_gone: bool, stop: &CancellationToken) -> bool {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return false,
+                _ = tokio::time::sleep(CHECK_EVERY) => {}
+            }
+            match self.app.check().await {
+                AppState::Up if seen_gone => return true,
+                AppState::Up => {}
+                AppState::NotReady(_) | AppState::Down(_) => seen_gone = true,
             }
         }
     }
@@ -226,6 +302,8 @@ impl Agent {
         let _guard = engine_stop.clone().drop_guard();
         if self.settings.traffic.after_ready_rate > 0.0 {
             self.keep_warm(engine_stop);
+        } else {
+            self.not_sending();
         }
         let mut downs = 0;
         loop {

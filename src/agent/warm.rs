@@ -115,6 +115,9 @@ impl Agent {
                         m.achieved_rate.set(snap.achieved_rate);
                         m.target_rate.set(snap.target_rate);
                     }
+                    // The engine stopped (the app went away, or a drain): nothing is sent now.
+                    m.achieved_rate.set(0.0);
+                    m.target_rate.set(0.0);
                 });
             }
             Err(e) => error!(error = %e, "Cannot keep the app warm after ready."),
@@ -191,17 +194,26 @@ impl Agent {
     }
 }
 
-/// The app stopped accepting connections if nothing in the window succeeded and connections
-/// were refused.
+/// The app stopped accepting connections, or restarted within the window: nothing succeeded
+/// and connections were refused, or at least 1% of the window's requests could not connect
+/// (a listening app refuses none; an outage shorter than a window still leaves successes
+/// around it, and the app that comes back is cold again).
 fn app_gone(snap: &Snapshot) -> Option<String> {
-    let (mut ok, mut refused) = (0u64, 0u64);
+    let (mut ok, mut refused, mut total) = (0u64, 0u64, 0u64);
     for w in &snap.endpoints {
         ok += w.outcomes.ok;
         refused += w.outcomes.connect_error;
+        total += w.outcomes.total();
     }
-    (ok == 0 && refused > 0).then(|| {
-        format!(
+    if refused == 0 {
+        return None;
+    }
+    if ok == 0 {
+        return Some(format!(
             "app stopped accepting connections ({refused} connection errors in the last window)"
-        )
+        ));
+    }
+    (refused.saturating_mul(100) >= total).then(|| {
+        format!("app restarted: {refused} of {total} requests could not connect in the last window")
     })
 }

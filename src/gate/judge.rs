@@ -79,12 +79,14 @@ pub(crate) fn history_reason(settings: &GateSettings, history: &History) -> Opti
     })
 }
 
-/// Explains a starved window whose requests waited for the in-flight cap.
+/// Explains a starved window: requests that waited for the in-flight cap mean responses came
+/// back too slowly, which a slow app and a CPU-starved warmgate (reading them late) both cause:
+/// the note must not blame the app alone.
 fn cap_note(late: u64) -> String {
     if late == 0 {
         String::new()
     } else {
-        format!(" ({late} requests waited for traffic.max_inflight: the app answers too slowly for this rate)")
+        format!(" ({late} requests waited for traffic.max_inflight: responses come back too slowly for this rate, from a slow app or a CPU-starved warmgate: check warmgate's CPU throttling)")
     }
 }
 
@@ -208,5 +210,20 @@ impl<'a> Findings<'a> {
             rank,
             text: format!("{}: {text}", self.name),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cap_note;
+
+    #[test]
+    fn requests_waiting_for_the_cap_do_not_blame_the_app_alone() {
+        // Issue 10: a CPU-starved warmgate reads responses late, which fills the cap too.
+        let note = cap_note(7);
+        assert!(note.contains("7 requests waited"), "{note}");
+        assert!(note.contains("CPU"), "{note}");
+        assert!(!note.contains("the app answers too slowly"), "{note}");
+        assert_eq!(cap_note(0), "");
     }
 }

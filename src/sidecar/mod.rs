@@ -3,7 +3,8 @@
 //! `warmgate run` ([`run`]) and `warmgate demo` both go through it; the command line only
 //! wires them.
 //!
-//! - `signal`: [`shutdown_signal`], SIGTERM or SIGINT.
+//! - `signal`: [`Signals`] (installed first: SIGTERM/SIGINT stop, SIGHUP is logged and
+//!   ignored) and [`shutdown_signal`].
 //! - `logging`: [`init_logging`].
 
 mod logging;
@@ -19,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 pub use logging::init_logging;
-pub use signal::shutdown_signal;
+pub use signal::{shutdown_signal, Signals};
 
 use crate::agent::{Agent, WindowEvent};
 use crate::config::Settings;
@@ -40,9 +41,9 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     loadgen::runtime::build("warmgate-traffic", Threads::Workers(1))
 }
 
-/// `warmgate run` once the settings are valid: logging, the runtime, the sidecar until
-/// SIGTERM/SIGINT, the drain. Returns the exit code: 0 after a drain, [`EXIT_RUNTIME`] if the
-/// runtime or the sidecar cannot start.
+/// `warmgate run` once the settings are valid: logging, the runtime, the signal handlers, the
+/// sidecar until SIGTERM/SIGINT, the drain. Returns the exit code: 0 after a drain,
+/// [`EXIT_RUNTIME`] if the runtime, the signal handlers or the sidecar cannot start.
 pub fn run(settings: Settings) -> i32 {
     init_logging(settings.log_format, &settings.log_level);
     let rt = match runtime() {
@@ -52,12 +53,24 @@ pub fn run(settings: Settings) -> i32 {
             return EXIT_RUNTIME;
         }
     };
-    rt.block_on(serve(settings))
+    // The handlers before the sidecar: a SIGTERM while it starts (building the agent takes
+    // milliseconds) is then kept for the drain instead of killing the process (rc 143).
+    let signals = {
+        let _entered = rt.enter();
+        match Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                error!(error = %e, "Cannot install the signal handlers.");
+                return EXIT_RUNTIME;
+            }
+        }
+    };
+    rt.block_on(serve(settings, signals))
 }
 
 /// Spawns the sidecar and runs it until SIGTERM/SIGINT, then drains with the probe server
 /// lingering. Returns the exit code.
-async fn serve(settings: Settings) -> i32 {
+async fn serve(settings: Settings, mut signals: Signals) -> i32 {
     let sidecar = match Sidecar::spawn(settings) {
         Ok(s) => s,
         Err(e) => {
@@ -66,7 +79,7 @@ async fn serve(settings: Settings) -> i32 {
             return EXIT_RUNTIME;
         }
     };
-    let signal = shutdown_signal().await;
+    let signal = signals.stop().await;
     sidecar.drain(signal, Linger::UntilGrace).await;
     0
 }

@@ -1,7 +1,7 @@
 //! The agent's state, cached for the probe server: the [`StatusBoard`]. The agent reports to it
 //! through intent methods (a phase, a window, a verdict); probe handlers only read it, under a
-//! lock held for microseconds. The rules live here, once: `failed` and `draining` are final,
-//! and while warming the reason is the last verdict's summary.
+//! lock held for microseconds. The rules live here, once: `draining` is final, `failed` is
+//! left only for `waiting` (the app restarted), and while warming the reason is the last verdict's summary.
 //!
 //! - [`status`]: the typed /status document and the one window row.
 
@@ -99,11 +99,17 @@ impl StatusBoard {
         &self.metrics
     }
 
-    /// Moves to `phase` with `reason`, updating metrics. Leaving `draining` or `failed` is
-    /// refused (both are final), except that a failed agent still drains.
+    /// Moves to `phase` with `reason`, updating metrics. Leaving `draining` is refused (it is
+    /// final); `failed` is left only for `waiting` (the app restarted: a fresh try) or
+    /// `draining`.
     pub fn set_phase(&self, phase: Phase, reason: impl Into<String>) {
         let mut s = self.lock();
-        if s.phase.is_final() && s.phase != phase && phase != Phase::Draining {
+        let allowed = match s.phase {
+            Phase::Draining => phase == Phase::Draining,
+            Phase::Failed => matches!(phase, Phase::Failed | Phase::Waiting | Phase::Draining),
+            _ => true,
+        };
+        if !allowed {
             return;
         }
         if s.phase != phase {

@@ -63,14 +63,22 @@ fn readyz_only_in_ready_and_app_ready() {
 }
 
 #[test]
-fn failed_and_draining_are_final() {
+fn draining_is_final_and_failed_is_left_only_for_waiting() {
     let s = board();
     s.set_phase(Phase::Failed, "deadline");
     s.set_phase(Phase::Ready, "late");
+    s.set_phase(Phase::Warming, "late");
     assert_eq!(s.phase(), Phase::Failed);
     assert!(s.startupz().is_err());
+    s.set_phase(Phase::Waiting, "the app restarted");
+    assert_eq!(
+        s.phase(),
+        Phase::Waiting,
+        "a restarted app gets a fresh try"
+    );
     s.set_phase(Phase::Draining, "SIGTERM");
     s.set_phase(Phase::Warming, "x");
+    s.set_phase(Phase::Waiting, "x");
     assert_eq!(s.phase(), Phase::Draining);
 }
 
