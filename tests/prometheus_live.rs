@@ -300,7 +300,8 @@ fn prometheus_scrapes_warmgate_and_answers_the_dashboard() {
 
     // Every dashboard query is accepted; the core panels have data for this pod.
     let subst = |q: &str| {
-        q.replace("$namespace", "test")
+        q.replace("$cluster", ".*")
+            .replace("$namespace", "test")
             .replace("$pod", "demo-0")
             .replace("$__rate_interval", "15s")
             .replace("$__range", "1m")
