@@ -13,6 +13,7 @@
 //! - [`state`]: the [`state::StatusBoard`] probes answer from, and the typed /status document.
 //! - [`server`]: the probe/metrics/status HTTP server, on its own thread.
 //! - [`metrics`]: the Prometheus metrics.
+//! - [`page`]: the status page at `/`, HTML drawn from /status in the browser.
 //! - [`sidecar`]: the lifecycle: settings -> [`sidecar::Sidecar::spawn`] -> drain on SIGTERM;
 //!   the runtime, the log set-up, the stop signal.
 //! - [`demo`]: `warmgate demo`, the sidecar against an in-process simulated cold app.
@@ -27,6 +28,7 @@ pub mod duration;
 pub mod gate;
 pub mod inject;
 pub mod metrics;
+pub mod page;
 pub mod phase;
 pub mod server;
 pub mod sidecar;

@@ -26,8 +26,11 @@ pub struct Metrics {
     pub phase_duration: Gauge,
     /// `warmgate_deadline_seconds`: the configured warm-up deadline.
     pub deadline: Gauge,
-    /// `warmgate_time_to_ready_seconds`: agent start to first ready (NaN before).
-    pub time_to_ready: Gauge,
+    /// `warmgate_time_to_ready_seconds`: agent start to first ready. No series before (never a
+    /// NaN sample): set it with [`Metrics::set_ready_at`].
+    pub time_to_ready: GaugeVec,
+    /// `warmgate_ready_timestamp_seconds`: Unix time of the first ready; no series before.
+    pub ready_timestamp: GaugeVec,
     /// `warmgate_warmups_total`: warm-ups started.
     pub warmups: IntCounter,
     /// `warmgate_deadline_opened_total`: times `on_deadline: open` opened the gate.
@@ -36,19 +39,20 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     /// `warmgate_request_duration_seconds{endpoint}`: latency from the intended send time.
     pub duration: HistogramVec,
-    /// `warmgate_window_latency_seconds{endpoint, quantile}`: the last window's quantiles.
+    /// `warmgate_window_latency_seconds{endpoint, q}`: the last window's quantiles. The label is
+    /// `q`, not `quantile`: that name is reserved for summaries and fails `promtool check metrics`.
     pub window_latency: GaugeVec,
     /// `warmgate_window_requests{endpoint}`: requests completed in the last window.
     pub window_requests: IntGaugeVec,
     /// `warmgate_gate_pass{endpoint}`: 1 if the endpoint passed the last evaluation.
     pub gate_pass: IntGaugeVec,
-    /// `warmgate_gate_streak`: consecutive passing evaluations.
+    /// `warmgate_gate_streak_evaluations`: consecutive passing evaluations.
     pub gate_streak: IntGauge,
     /// `warmgate_gate_evaluations_total{result}`: evaluations by result.
     pub evaluations: IntCounterVec,
-    /// `warmgate_target_rate`: requests/s the schedule asks for now.
+    /// `warmgate_target_requests_per_second`: requests/s the schedule asks for now.
     pub target_rate: Gauge,
-    /// `warmgate_achieved_rate`: requests/s sent in the last window.
+    /// `warmgate_achieved_requests_per_second`: requests/s sent in the last window.
     pub achieved_rate: Gauge,
     /// `warmgate_schedule_lag_seconds`: the engine's p99 schedule lag in the last window.
     pub lag: Gauge,
@@ -80,9 +84,19 @@ impl Metrics {
                 "Time spent in the current phase.",
             )?,
             deadline: Gauge::new("warmgate_deadline_seconds", "Configured warm-up deadline.")?,
-            time_to_ready: Gauge::new(
-                "warmgate_time_to_ready_seconds",
-                "Agent start to first ready verdict (NaN before).",
+            time_to_ready: GaugeVec::new(
+                Opts::new(
+                    "warmgate_time_to_ready_seconds",
+                    "Agent start to first ready verdict (absent before).",
+                ),
+                &[],
+            )?,
+            ready_timestamp: GaugeVec::new(
+                Opts::new(
+                    "warmgate_ready_timestamp_seconds",
+                    "Unix time of the first ready verdict (absent before).",
+                ),
+                &[],
             )?,
             warmups: IntCounter::new(
                 "warmgate_warmups_total",
@@ -106,7 +120,7 @@ impl Metrics {
             )?,
             window_latency: GaugeVec::new(
                 Opts::new("warmgate_window_latency_seconds", "Latency quantiles of the last window."),
-                &["endpoint", "quantile"],
+                &["endpoint", "q"],
             )?,
             window_requests: IntGaugeVec::new(
                 Opts::new("warmgate_window_requests", "Requests completed in the last window."),
@@ -117,28 +131,34 @@ impl Metrics {
                 &["endpoint"],
             )?,
             gate_streak: IntGauge::new(
-                "warmgate_gate_streak",
+                "warmgate_gate_streak_evaluations",
                 "Consecutive passing gate evaluations.",
             )?,
             evaluations: IntCounterVec::new(
                 Opts::new("warmgate_gate_evaluations_total", "Gate evaluations by result."),
                 &["result"],
             )?,
-            target_rate: Gauge::new("warmgate_target_rate", "Requests/s the schedule asks for now.")?,
-            achieved_rate: Gauge::new("warmgate_achieved_rate", "Requests/s sent in the last window.")?,
+            target_rate: Gauge::new(
+                "warmgate_target_requests_per_second",
+                "Requests/s the schedule asks for now.",
+            )?,
+            achieved_rate: Gauge::new(
+                "warmgate_achieved_requests_per_second",
+                "Requests/s sent in the last window.",
+            )?,
             lag: Gauge::new(
                 "warmgate_schedule_lag_seconds",
                 "p99 schedule lag of the traffic engine in the last window.",
             )?,
             registry,
         };
-        m.time_to_ready.set(f64::NAN);
         for c in [
             Box::new(m.ready.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(m.phase.clone()),
             Box::new(m.phase_duration.clone()),
             Box::new(m.deadline.clone()),
             Box::new(m.time_to_ready.clone()),
+            Box::new(m.ready_timestamp.clone()),
             Box::new(m.warmups.clone()),
             Box::new(m.deadline_opened.clone()),
             Box::new(m.requests.clone()),
@@ -154,6 +174,12 @@ impl Metrics {
         ] {
             m.registry.register(c)?;
         }
+        // CPU, memory, file descriptors and start time of this process, under the names every
+        // exporter uses (`process_*`), so standard dashboards and alerts work unchanged.
+        #[cfg(target_os = "linux")]
+        m.registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         for result in ["pass", "fail"] {
             m.evaluations.with_label_values(&[result]);
         }
@@ -170,6 +196,17 @@ impl Metrics {
             self.window_requests.with_label_values(&[name.as_str()]);
             self.gate_pass.with_label_values(&[name.as_str()]);
         }
+    }
+
+    /// Creates the time-to-ready series: `after_s` seconds from agent start, reached at Unix
+    /// time `unix_s`. Called once, at the first ready.
+    pub fn set_ready_at(&self, after_s: f64, unix_s: f64) {
+        self.time_to_ready
+            .with_label_values::<&str>(&[])
+            .set(after_s);
+        self.ready_timestamp
+            .with_label_values::<&str>(&[])
+            .set(unix_s);
     }
 
     /// Sets the one-hot phase gauges.
@@ -230,13 +267,26 @@ mod tests {
             "warmgate_ready",
             "warmgate_phase{phase=\"warming\"} 1",
             "warmgate_phase{phase=\"ready\"} 0",
-            "warmgate_time_to_ready_seconds NaN",
+            "process_start_time_seconds",
+            "warmgate_achieved_requests_per_second",
             "warmgate_requests_total{endpoint=\"home\",outcome=\"ok\"} 0",
             "warmgate_request_duration_seconds_bucket{endpoint=\"home\"",
             "warmgate_gate_evaluations_total{result=\"pass\"} 0",
         ] {
             assert!(text.contains(name), "missing {name:?} in\n{text}");
         }
+        assert!(!text.contains("NaN"), "{text}");
+        assert!(!text.contains("warmgate_time_to_ready_seconds"), "{text}");
+        m.set_ready_at(12.5, 1.7e9);
+        let text = m.encode();
+        assert!(
+            text.contains("warmgate_time_to_ready_seconds 12.5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("warmgate_ready_timestamp_seconds 1700000000"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -199,6 +199,7 @@ pub fn route_parts(board: &StatusBoard, method: &Method, path: &str) -> Response
         return text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n".into());
     }
     match path {
+        "/" => crate::page::response(),
         "/livez" => text(StatusCode::OK, "ok\n".into()),
         "/readyz" => probe(board.readyz()),
         "/startupz" => probe(board.startupz()),
@@ -222,7 +223,7 @@ pub fn route_parts(board: &StatusBoard, method: &Method, path: &str) -> Response
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /readyz /startupz /livez /metrics /status\n".into(),
+            "not found: try / /readyz /startupz /livez /metrics /status\n".into(),
         ),
     }
 }
@@ -280,6 +281,7 @@ mod tests {
         assert_eq!(status_of(&board, "/startupz"), StatusCode::OK);
         assert_eq!(status_of(&board, "/metrics"), StatusCode::OK);
         assert_eq!(status_of(&board, "/status"), StatusCode::OK);
+        assert_eq!(status_of(&board, "/"), StatusCode::OK);
         assert_eq!(status_of(&board, "/nope"), StatusCode::NOT_FOUND);
         assert_eq!(
             route_parts(&board, &Method::POST, "/readyz").status(),

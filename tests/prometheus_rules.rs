@@ -143,7 +143,8 @@ fn dashboard_queries(d: &serde_json::Value) -> Vec<(String, String)> {
 
 /// Grafana's variables replaced by values PromQL accepts.
 fn substitute(expr: &str) -> String {
-    expr.replace("$namespace", ".*")
+    expr.replace("$cluster", ".*")
+        .replace("$namespace", ".*")
         .replace("$pod", ".*")
         .replace("$__rate_interval", "1m")
         .replace("$__range", "1h")
@@ -160,6 +161,9 @@ fn dashboard_has_variables_and_the_required_panels() {
     };
     assert_eq!(var("datasource")["type"], "datasource");
     assert_eq!(var("datasource")["query"], "prometheus");
+    assert_eq!(var("cluster")["type"], "query");
+    // A single-cluster Prometheus has no `cluster` label: "All" must still match.
+    assert_eq!(var("cluster")["allValue"], ".*");
     assert_eq!(var("namespace")["type"], "query");
     assert_eq!(var("pod")["type"], "query");
     let panels = d["panels"].as_array().expect("panels");
@@ -184,11 +188,77 @@ fn dashboard_has_variables_and_the_required_panels() {
     for (at, e) in dashboard_queries(&d) {
         if !at.starts_with("variable") {
             assert!(
-                e.contains("$namespace") && e.contains("$pod"),
-                "{at} ignores the namespace/pod selectors: {e}"
+                e.contains("$cluster") && e.contains("$namespace") && e.contains("$pod"),
+                "{at} ignores the cluster/namespace/pod selectors: {e}"
             );
         }
     }
+}
+
+/// `$__range` spans the whole time picker: in a range query every point would count the
+/// whole range again, so only instant queries may use it.
+#[test]
+fn range_variable_only_in_instant_queries() {
+    let d = dashboard();
+    for p in d["panels"].as_array().expect("panels") {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            if t["expr"].as_str().is_some_and(|e| e.contains("$__range")) {
+                assert!(
+                    t["instant"] == true && t["range"] != true,
+                    "panel {:?} uses $__range in a range query",
+                    p["title"]
+                );
+            }
+        }
+    }
+}
+
+/// A GitHub anchor of a Markdown heading: lower case, spaces to `-`, punctuation dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_alert_links_a_runbook_section_of_deploy_md() {
+    let deploy = std::fs::read_to_string(repo().join("docs/DEPLOY.md")).expect("DEPLOY.md");
+    let anchors: Vec<String> = deploy
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(|h| anchor(h.trim_start_matches('#')))
+        .collect();
+    let base = "https://github.com/warmgate/warmgate/blob/main/docs/DEPLOY.md#";
+    let mut alerts = 0;
+    for g in rule_resource()["spec"]["groups"]
+        .as_sequence()
+        .expect("groups")
+    {
+        for r in g["rules"].as_sequence().expect("rules") {
+            let Some(name) = r["alert"].as_str() else {
+                continue;
+            };
+            alerts += 1;
+            let url = r["annotations"]["runbook_url"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} has no runbook_url"));
+            let section = url
+                .strip_prefix(base)
+                .unwrap_or_else(|| panic!("{name}: {url} is not a DEPLOY.md section"));
+            assert!(
+                anchors.iter().any(|a| a == section),
+                "{name}: no section #{section} in docs/DEPLOY.md"
+            );
+        }
+    }
+    assert!(alerts >= 4, "{alerts} alerts");
 }
 
 #[test]

@@ -122,7 +122,10 @@ impl StatusBoard {
             if s.time_to_ready_s.is_none() {
                 let t = self.started_at.elapsed().as_secs_f64();
                 s.time_to_ready_s = Some(t);
-                self.metrics.time_to_ready.set(t);
+                let unix = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                self.metrics.set_ready_at(t, unix);
             }
         }
         if phase == Phase::Waiting || phase == Phase::Failed {
