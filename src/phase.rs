@@ -13,7 +13,8 @@ pub enum Phase {
     Warming,
     /// The gate passed (or the deadline passed with `open`).
     Ready,
-    /// The deadline (or wait timeout) passed with `on_deadline: fail`. Final.
+    /// The deadline (or wait timeout) passed with `on_deadline: fail`. Left only for `waiting`,
+    /// when the app restarts (or its own readiness goes down and up), and for `draining`.
     Failed,
     /// SIGTERM/SIGINT received: unready, shutting down. Final.
     Draining,
@@ -40,9 +41,9 @@ impl Phase {
         }
     }
 
-    /// `failed` and `draining` are final: the agent never leaves them, except that a failed
-    /// agent still drains on SIGTERM.
-    pub fn is_final(self) -> bool {
+    /// `failed` and `draining`: the agent has stopped warming, and their reason (why) is kept
+    /// until the phase changes. `draining` is never left; `failed` only as [`Phase::Failed`] says.
+    pub fn is_halted(self) -> bool {
         matches!(self, Phase::Failed | Phase::Draining)
     }
 }

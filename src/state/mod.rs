@@ -143,11 +143,11 @@ impl StatusBoard {
     }
 
     /// Records that the app's own readiness fails, `why`. The reason is kept only outside the
-    /// final phases, whose reason says why the agent stopped.
+    /// halted phases, whose reason says why the agent stopped.
     pub fn set_app_unready(&self, why: String) {
         let mut s = self.lock();
         s.app_ready = false;
-        if !s.phase.is_final() {
+        if !s.phase.is_halted() {
             s.reason = why;
         }
         self.metrics.ready.set(i64::from(s.readyz_ok()));
