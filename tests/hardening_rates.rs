@@ -1,5 +1,5 @@
 //! Issue 10, item 9 (the rate gauges): once ready with `after_ready_rate: 0`, nothing is sent,
-//! so `warmgate_target_rate` and `warmgate_achieved_rate` read 0 instead of staying frozen at
+//! so `warmgate_target_requests_per_second` and `warmgate_achieved_requests_per_second` read 0 instead of staying frozen at
 //! the warm-up's last values.
 
 #![allow(clippy::unwrap_used)]
@@ -36,7 +36,7 @@ async fn rate_gauges_fall_to_zero_when_nothing_is_sent_after_ready() {
     );
     tokio::time::sleep(Duration::from_millis(600)).await;
     let (_, text) = http_get(&format!("{}/metrics", wg.base)).await.unwrap();
-    assert_eq!(gauge(&text, "warmgate_target_rate"), Some(0.0), "{text}");
-    assert_eq!(gauge(&text, "warmgate_achieved_rate"), Some(0.0), "{text}");
+    assert_eq!(gauge(&text, "warmgate_target_requests_per_second"), Some(0.0), "{text}");
+    assert_eq!(gauge(&text, "warmgate_achieved_requests_per_second"), Some(0.0), "{text}");
     drop(sim);
 }
