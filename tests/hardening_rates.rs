@@ -36,7 +36,15 @@ async fn rate_gauges_fall_to_zero_when_nothing_is_sent_after_ready() {
     );
     tokio::time::sleep(Duration::from_millis(600)).await;
     let (_, text) = http_get(&format!("{}/metrics", wg.base)).await.unwrap();
-    assert_eq!(gauge(&text, "warmgate_target_requests_per_second"), Some(0.0), "{text}");
-    assert_eq!(gauge(&text, "warmgate_achieved_requests_per_second"), Some(0.0), "{text}");
+    assert_eq!(
+        gauge(&text, "warmgate_target_requests_per_second"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        gauge(&text, "warmgate_achieved_requests_per_second"),
+        Some(0.0),
+        "{text}"
+    );
     drop(sim);
 }
