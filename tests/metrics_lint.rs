@@ -17,12 +17,7 @@ use common::*;
 use loadgen::sim::Profile;
 
 fn promtool() -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("promtool"))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| panic!("`promtool` is not on PATH: apt-get install prometheus"))
+    warmgate_testkit::tool("promtool", "prometheus")
 }
 
 /// Runs `promtool check metrics` on `text`: its stdout and stderr together, empty when clean.

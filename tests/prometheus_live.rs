@@ -193,12 +193,7 @@ fn every_metric_the_dashboard_and_rules_query_is_exported() {
 }
 
 fn prometheus() -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("prometheus"))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| panic!("`prometheus` is not on PATH: apt-get install prometheus"))
+    warmgate_testkit::tool("prometheus", "prometheus")
 }
 
 /// A Prometheus API call: the `data` of a `success` answer.

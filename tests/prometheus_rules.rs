@@ -12,12 +12,7 @@ fn repo() -> &'static Path {
 }
 
 fn promtool() -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("promtool"))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| panic!("`promtool` is not on PATH: apt-get install prometheus"))
+    warmgate_testkit::tool("promtool", "prometheus")
 }
 
 /// A fresh directory under the target's temp dir for one test.

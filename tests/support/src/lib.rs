@@ -61,3 +61,14 @@ pub async fn http_get(url: &str) -> Option<(u16, String)> {
     let code = r.status().as_u16();
     Some((code, r.text().await.unwrap_or_default()))
 }
+
+/// The path of `program` on `PATH`. Panics with the Debian package to install when it is missing:
+/// a test that needs a tool fails clearly, never passes silently.
+pub fn tool(program: &str, debian_package: &str) -> std::path::PathBuf {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| panic!("`{program}` is not on PATH: apt-get install {debian_package}"))
+}
