@@ -48,6 +48,16 @@ pub struct Metrics {
     pub gate_pass: IntGaugeVec,
     /// `warmgate_gate_streak_evaluations`: consecutive passing evaluations.
     pub gate_streak: IntGauge,
+    /// `warmgate_gate_class{endpoint, class}`: 1 for the endpoint's current class (flat,
+    /// warmed, warming, slowdown, no_steady_state, collecting), 0 for the others.
+    pub gate_class: IntGaugeVec,
+    /// `warmgate_gate_residual_ratio{endpoint, bound}`: residual slowness at the last
+    /// evaluation, `bound="estimate"` and `bound="upper"` (what the gate compares with
+    /// `tolerance`); no series before the first estimate.
+    pub gate_residual: GaugeVec,
+    /// `warmgate_gate_settle_seconds{endpoint}`: seconds since warming began at which the judged
+    /// segment starts (the settle point; 0 when no warm-up was seen).
+    pub gate_settle: GaugeVec,
     /// `warmgate_gate_evaluations_total{result}`: evaluations by result.
     pub evaluations: IntCounterVec,
     /// `warmgate_target_requests_per_second`: requests/s the schedule asks for now.
@@ -134,6 +144,27 @@ impl Metrics {
                 "warmgate_gate_streak_evaluations",
                 "Consecutive passing gate evaluations.",
             )?,
+            gate_class: IntGaugeVec::new(
+                Opts::new(
+                    "warmgate_gate_class",
+                    "1 for the endpoint's current class (what its latency is doing), 0 for the others.",
+                ),
+                &["endpoint", "class"],
+            )?,
+            gate_residual: GaugeVec::new(
+                Opts::new(
+                    "warmgate_gate_residual_ratio",
+                    "Residual slowness at the last evaluation: how much faster the app would still get (estimate, upper bound).",
+                ),
+                &["endpoint", "bound"],
+            )?,
+            gate_settle: GaugeVec::new(
+                Opts::new(
+                    "warmgate_gate_settle_seconds",
+                    "Seconds since warming began at which the judged segment starts (the settle point).",
+                ),
+                &["endpoint"],
+            )?,
             evaluations: IntCounterVec::new(
                 Opts::new("warmgate_gate_evaluations_total", "Gate evaluations by result."),
                 &["result"],
@@ -167,6 +198,9 @@ impl Metrics {
             Box::new(m.window_requests.clone()),
             Box::new(m.gate_pass.clone()),
             Box::new(m.gate_streak.clone()),
+            Box::new(m.gate_class.clone()),
+            Box::new(m.gate_residual.clone()),
+            Box::new(m.gate_settle.clone()),
             Box::new(m.evaluations.clone()),
             Box::new(m.target_rate.clone()),
             Box::new(m.achieved_rate.clone()),
@@ -195,6 +229,12 @@ impl Metrics {
             self.duration.with_label_values(&[name.as_str()]);
             self.window_requests.with_label_values(&[name.as_str()]);
             self.gate_pass.with_label_values(&[name.as_str()]);
+            for class in crate::gate::Class::ALL {
+                let on = i64::from(class == crate::gate::Class::Collecting);
+                self.gate_class
+                    .with_label_values(&[name.as_str(), class.as_str()])
+                    .set(on);
+            }
         }
     }
 

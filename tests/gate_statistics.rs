@@ -1,7 +1,8 @@
-//! The gate's statistical promises, reproduced on seeded synthetic warm-ups (docs/FACTS.md,
-//! "Steady-state detection"): lognormal sigma 1 latency (median 5 ms) times a curve of
-//! [`loadgen::model`] taken at each request's index and intended send time, 500 rps unless said
-//! otherwise, 5 s windows, default settings. Pure and fast: no sockets, no clock.
+//! The gate's statistical promises (issue 9), reproduced on seeded synthetic warm-ups
+//! (docs/FACTS.md, "Steady-state detection"; docs/DESIGN.md, "The gate"): lognormal latency
+//! (median 5 ms) times a curve of [`loadgen::model`] taken at each request's index and intended
+//! send time, 5 s windows, default settings. Pure and fast: no sockets, no clock. Each claim runs
+//! 20 seeds; benches/gate_sim.rs runs the same cases over 40 and prints their table.
 
 use std::time::Duration;
 
@@ -9,33 +10,57 @@ use hdrhistogram::Histogram;
 
 use loadgen::model::{Curve, Profile};
 use warmgate::gate::synth::{Synth, SynthEndpoint};
-use warmgate::gate::{Gate, GateSettings};
+use warmgate::gate::{Class, Gate, GateSettings, Verdict};
 
-/// Seconds until ready, or `None` within `limit` seconds.
-fn time_to_ready(curve: Curve, seed: u64, rate: f64, limit: f64) -> Option<f64> {
+const SEEDS: u64 = 20;
+
+/// `n` endpoints at `rate` rps each with lognormal `sigma`, following `curve`.
+fn endpoints(n: usize, rate: f64, sigma: f64, curve: Curve) -> Vec<SynthEndpoint> {
+    (0..n)
+        .map(|i| SynthEndpoint {
+            sigma,
+            ..SynthEndpoint::new(&format!("e{i}"), rate, curve)
+        })
+        .collect()
+}
+
+/// Every verdict for `limit` seconds (stops early once ready when `stop_at_ready`).
+fn verdicts(eps: Vec<SynthEndpoint>, seed: u64, limit: f64, stop_at_ready: bool) -> Vec<Verdict> {
     let settings = GateSettings::default();
-    let mut synth = Synth::new(
-        seed,
-        settings.window,
-        vec![SynthEndpoint::new("home", rate, curve)],
-    );
+    let mut synth = Synth::new(seed, settings.window, eps);
     let mut gate = Gate::new(settings, synth.names());
+    let mut out = Vec::new();
     while synth.elapsed() < limit {
-        if gate.observe(&synth.next_snapshot()).ready {
-            return Some(synth.elapsed());
+        let v = gate.observe(&synth.next_snapshot());
+        let ready = v.ready;
+        out.push(v);
+        if ready && stop_at_ready {
+            break;
         }
     }
-    None
+    out
+}
+
+/// Seconds (window ends) of the first passing evaluation, or `None`.
+fn first_pass_s(vs: &[Verdict]) -> Option<f64> {
+    vs.iter().position(|v| v.pass).map(|i| (i + 1) as f64 * 5.0)
+}
+
+/// Seconds of the first ready verdict, or `None`.
+fn ready_s(vs: &[Verdict]) -> Option<f64> {
+    vs.iter()
+        .position(|v| v.ready)
+        .map(|i| (i + 1) as f64 * 5.0)
+}
+
+/// Seconds until ready on one endpoint (sigma 1), or `None` within `limit` seconds.
+fn time_to_ready(curve: Curve, seed: u64, rate: f64, limit: f64) -> Option<f64> {
+    ready_s(&verdicts(endpoints(1, rate, 1.0, curve), seed, limit, true))
 }
 
 /// The cold excess of `curve` at `t` seconds on an endpoint served at `rate` rps.
 fn residual(curve: Curve, rate: f64, t: f64) -> f64 {
     SynthEndpoint::new("home", rate, curve).residual(t)
-}
-
-/// loadgen's profile curve at its documented (speed 1) constants.
-fn profile(p: Profile) -> Curve {
-    Curve::new(p, 1.0)
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -44,103 +69,158 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 #[test]
-fn flat_latency_is_ready_after_two_lookbacks_and_two_more_windows_at_the_earliest() {
-    // 2 lookbacks of history (24 windows), then K = 3 passes: windows 24, 25, 26 -> 130 s.
-    let times: Vec<f64> = (0..8)
-        .map(|seed| time_to_ready(profile(Profile::Flat), seed, 500.0, 600.0).expect("flat opens"))
-        .collect();
-    for &t in &times {
+fn a_flat_app_passes_within_45_s_of_windows() {
+    // Two endpoints at 400 rps each, sigma 0.5: the level's trend is known to +/-3%/min after
+    // ~35 s. (At the default 100 rps per endpoint the same needs ~55 s: README, gate_sim.)
+    // A pass needs the trend's upper bound under +5%/min: a flat app's own noise exceeds it in a
+    // few percent of evaluations, so 18 of 20 seeds must pass by 45 s and every one by 60 s.
+    let mut times = Vec::new();
+    for seed in 0..SEEDS {
+        let vs = verdicts(
+            endpoints(2, 400.0, 0.5, Curve::new(Profile::Flat, 1.0)),
+            seed,
+            120.0,
+            true,
+        );
+        let t = first_pass_s(&vs).unwrap_or(f64::INFINITY);
         assert!(
-            t >= 130.0,
-            "ready at {t} s, before 2 lookbacks + 2 windows: {times:?}"
+            t <= 60.0,
+            "seed {seed}: first pass at {t} s: {:?}",
+            vs.get(11).map(|v| &v.reasons)
         );
-        // Simulated over 30 seeds: at most 165 s.
-        assert!(t <= 200.0, "flat took {t} s: {times:?}");
-    }
-    assert!(
-        times.iter().filter(|&&t| t == 130.0).count() >= 4,
-        "flat should usually open at the earliest point: {times:?}"
-    );
-}
-
-#[test]
-fn warmup_tau_20s_opens_with_residual_slowness_under_1_4_percent() {
-    let curve = Curve::warmup(1.0, 20.0);
-    for seed in 0..8 {
-        let t = time_to_ready(curve, seed, 500.0, 600.0).expect("a 20 s warm-up opens");
-        let residual = residual(curve, 500.0, t);
-        // docs/FACTS.md, "Steady-state detection": <= 1.4%. Simulated here: at most 0.2% over 30 seeds.
+        let last = vs.last().expect("verdicts");
+        assert!(last.ready, "seed {seed} never ready in 120 s");
         assert!(
-            residual <= 0.014,
-            "seed {seed}: ready at {t} s, residual {residual:.4}"
+            last.endpoints.iter().all(|e| e.class == Class::Flat),
+            "seed {seed}"
         );
+        times.push(t);
     }
-}
-
-#[test]
-fn warmup_tau_60s_opens_with_residual_slowness_near_ten_percent() {
-    let curve = Curve::warmup(1.0, 60.0);
-    let residuals: Vec<f64> = (0..10)
-        .map(|seed| {
-            let t = time_to_ready(curve, seed, 500.0, 600.0).expect("a 60 s warm-up opens");
-            residual(curve, 500.0, t)
-        })
-        .collect();
-    // docs/FACTS.md, "Steady-state detection": ~8-10%. Simulated here over 30 seeds: median 6.4%, max 11.5%.
-    assert!(median(residuals.clone()) <= 0.10, "residuals {residuals:?}");
+    println!("flat 2 x 400 rps, first pass s: {times:?}");
+    let within = times.iter().filter(|&&t| t <= 45.0).count();
+    assert!(within >= 18, "{within} of 20 within 45 s: {times:?}");
     assert!(
-        residuals.iter().all(|&r| r <= 0.16),
-        "residuals {residuals:?}"
+        median(times.clone()) >= 25.0,
+        "too fast to be honest: {times:?}"
     );
 }
 
 #[test]
-fn a_ten_times_cold_start_opens_only_once_within_a_few_percent_of_warm() {
-    let curve = Curve::warmup(9.0, 30.0);
-    // benches/gate_sim.rs over 40 seeds: residual median 1.6%, max 6.1% (ready 150-235 s).
-    let residuals: Vec<f64> = (0..8)
-        .map(|seed| {
-            let t = time_to_ready(curve, seed, 500.0, 600.0).expect("opens");
-            residual(curve, 500.0, t)
-        })
-        .collect();
-    assert!(
-        residuals.iter().all(|&r| r <= 0.08),
-        "residuals {residuals:?}"
-    );
-    assert!(median(residuals.clone()) <= 0.03, "residuals {residuals:?}");
-}
-
-#[test]
-fn drift_of_20_percent_a_minute_never_opens_in_ten_minutes() {
-    for seed in 0..6 {
-        let t = time_to_ready(Curve::drift_per_minute(0.2), seed, 500.0, 600.0);
-        assert_eq!(t, None, "seed {seed} opened on a drift");
-    }
-}
-
-#[test]
-fn slowdown_after_warming_never_opens_in_ten_minutes() {
-    // Warms (tau 20 s), then degrades +50%/min from 60 s: the bottom of the U looks flat.
-    let curve = Curve::slowdown_at_rate(1.0, 20.0, 60.0, 0.5, 500.0);
-    for seed in 0..6 {
-        assert_eq!(
-            time_to_ready(curve, seed, 500.0, 600.0),
-            None,
-            "seed {seed} opened"
+fn a_jittery_stationary_app_passes_within_90_s() {
+    // A wide lognormal body (sigma 1), 0.5% hiccups of 3-10x, a 150 ms burst of queueing every
+    // ~4 s, at 200 rps per endpoint, two endpoints: nothing moves, so the tail must pass once its
+    // interval is precise, although per-window p99s swing by tens of percent.
+    let mut times = Vec::new();
+    for seed in 0..SEEDS {
+        let jittery = Curve::new(Profile::Jittery, 1.0);
+        let vs = verdicts(endpoints(2, 200.0, 1.0, jittery), seed, 180.0, true);
+        let t = first_pass_s(&vs).unwrap_or(f64::INFINITY);
+        assert!(
+            t <= 150.0,
+            "seed {seed}: first pass at {t} s: {:?}",
+            vs.get(29).map(|v| &v.reasons)
         );
+        let v = vs.iter().find(|v| v.pass).expect("passed");
+        assert!(
+            v.endpoints.iter().all(|e| e.class == Class::Flat),
+            "seed {seed}"
+        );
+        times.push(t);
     }
+    println!("jittery 2 x 200 rps, first pass s: {times:?}");
+    let within = times.iter().filter(|&&t| t <= 90.0).count();
+    // Simulated: 15 of 20 within 90 s, median 87.5 s, all within 110 s.
+    assert!(within >= 13, "{within} of 20 within 90 s: {times:?}");
+    assert!(median(times.clone()) <= 90.0, "median over 90 s: {times:?}");
 }
 
-/// loadgen's `drift` (e-fold 300 s: +22%/min) and `slowdown` (its `jit` warm-up, then +65%/min
-/// from 8,000 requests) at the default 200 rps.
 #[test]
-fn loadgen_drift_and_slowdown_shapes_never_open_at_200_rps() {
-    for seed in 0..6 {
-        for p in [Profile::Drift, Profile::Slowdown] {
-            let t = time_to_ready(profile(p), seed, 200.0, 600.0);
-            assert_eq!(t, None, "{}, seed {seed}", p.name());
+fn creep_and_drift_never_open_within_240_s() {
+    // +10%/min (creep) and +22%/min (drift), whole distribution: at 200 rps with sigma 1 on one
+    // endpoint, and at the default 2 x 100 rps with loadgen's sigma 0.5. Never a single pass
+    // after the first minute, and classed as slowdowns.
+    for p in [Profile::Creep, Profile::Drift] {
+        for (n, rate, sigma) in [(1, 200.0, 1.0), (2, 100.0, 0.5)] {
+            for seed in 0..SEEDS {
+                let vs = verdicts(
+                    endpoints(n, rate, sigma, Curve::new(p, 1.0)),
+                    seed,
+                    240.0,
+                    false,
+                );
+                assert!(
+                    !vs.iter().any(|v| v.ready),
+                    "{} {n}x{rate} seed {seed} opened",
+                    p.name()
+                );
+                let late_passes = vs[12..].iter().filter(|v| v.pass).count();
+                assert_eq!(late_passes, 0, "{} {n}x{rate} seed {seed}", p.name());
+                let last = vs.last().expect("verdicts");
+                assert!(
+                    last.endpoints.iter().all(|e| e.class == Class::Slowdown),
+                    "{} seed {seed}: {:?}",
+                    p.name(),
+                    last.reasons
+                );
+                assert!(last.reasons.iter().any(|r| r.contains("getting slower")));
+            }
         }
+    }
+}
+
+#[test]
+fn a_slowdown_after_warming_never_opens_within_240_s() {
+    // loadgen's `slowdown` with the time shape it has at 100 rps per path (the default): warms
+    // like `jit`, then degrades from 80 s at +28%/min: a U whose flat bottom lasts ~20 s. Not
+    // asserted: one endpoint at 200 rps with sigma 0.5, where gate_sim opens 2 of 40 runs at the
+    // bottom of the U (README, "The gate in simulation").
+    for (n, rate, sigma) in [(1, 200.0, 1.0), (2, 100.0, 0.5)] {
+        let curve = Curve::new(Profile::Slowdown, 100.0 / rate);
+        for seed in 0..SEEDS {
+            let vs = verdicts(endpoints(n, rate, sigma, curve), seed, 240.0, false);
+            assert!(
+                !vs.iter().any(|v| v.ready),
+                "{n}x{rate} sigma {sigma} seed {seed} opened"
+            );
+            let last = vs.last().expect("verdicts");
+            assert_eq!(last.endpoints[0].class, Class::Slowdown, "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn warm_ups_are_classed_warmed_with_their_settle_point() {
+    // jit at 100 rps per path settles (cold excess <= 5%) after 12,794 requests = 128 s; cache
+    // after 60 s. The settle point found must be near, and the gate open within 90 s after it
+    // with a residual under 2%.
+    for (p, settle) in [(Profile::Jit, 128.0), (Profile::Cache, 59.9)] {
+        for seed in 0..SEEDS {
+            let curve = Curve::new(p, 1.0);
+            let vs = verdicts(endpoints(2, 100.0, 0.5, curve), seed, 600.0, true);
+            let t = ready_s(&vs).unwrap_or_else(|| panic!("{} seed {seed} never ready", p.name()));
+            println!("{} seed {seed}: ready {t} s", p.name());
+            assert!(t <= settle + 180.0, "{} seed {seed}: ready {t} s", p.name());
+            assert!(residual(curve, 100.0, t) < 0.02, "{} seed {seed}", p.name());
+            let e = &vs.last().expect("verdicts").endpoints[0];
+            assert_eq!(e.class, Class::Warmed, "{} seed {seed}", p.name());
+            let found = e.settle_s.expect("settle point");
+            assert!(
+                (found - settle).abs() <= 45.0,
+                "{} seed {seed}: settle found at {found} s, true {settle} s",
+                p.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_warm_up_in_progress_is_classed_warming() {
+    let curve = Curve::warmup(4.0, 60.0);
+    for seed in 0..5 {
+        let vs = verdicts(endpoints(1, 200.0, 0.5, curve), seed, 60.0, false);
+        let e = &vs.last().expect("verdicts").endpoints[0];
+        assert_eq!(e.class, Class::Warming, "seed {seed}: {:?}", e.reasons);
+        assert!(e.residual_bound.expect("segment") > 0.10);
     }
 }
 
@@ -207,7 +287,11 @@ fn interval_widths_match_the_facts_for_a_lognormal_tail() {
         let mut synth = Synth::new(
             21,
             Duration::from_secs(5),
-            vec![SynthEndpoint::new("home", rate, profile(Profile::Flat))],
+            vec![SynthEndpoint::new(
+                "home",
+                rate,
+                Curve::new(Profile::Flat, 1.0),
+            )],
         );
         let (mut lo_sum, mut hi_sum) = (0.0, 0.0);
         for _ in 0..30 {
@@ -229,96 +313,4 @@ fn interval_widths_match_the_facts_for_a_lognormal_tail() {
             rate * 5.0
         );
     }
-}
-
-/// loadgen's `tiered` at 200 rps (n = 200 t): 15x for 1,000 requests, 2.5x until 10,000, then
-/// warm. Two plateaus: the gate must not stop on the first.
-#[test]
-fn tiered_warmup_opens_only_on_the_last_plateau() {
-    for seed in 0..6 {
-        let tiered = profile(Profile::Tiered);
-        let t = time_to_ready(tiered, seed, 200.0, 600.0).expect("tiered settles at 50 s");
-        assert_eq!(residual(tiered, 200.0, t), 0.0, "seed {seed}: {t} s");
-    }
-}
-
-/// loadgen's `errors` at 200 rps: 503s for 20 s, then `jit`; here the 503s are fast (a fifth of
-/// warm latency).
-#[test]
-fn fast_errors_then_a_jit_warmup_open_once_errors_are_gone_and_latency_settled() {
-    let curve = profile(Profile::Errors);
-    for seed in 0..6 {
-        let settings = GateSettings::default();
-        let endpoint = SynthEndpoint {
-            error_latency: 0.2,
-            ..SynthEndpoint::new("home", 200.0, curve)
-        };
-        let mut synth = Synth::new(seed, settings.window, vec![endpoint.clone()]);
-        let mut gate = Gate::new(settings, synth.names());
-        let mut ready_at = None;
-        while synth.elapsed() < 600.0 && ready_at.is_none() {
-            if gate.observe(&synth.next_snapshot()).ready {
-                ready_at = Some(synth.elapsed());
-            }
-        }
-        let t = ready_at.expect("opens once the errors are gone");
-        // Errors leave the lookback's rate under 1% at 20 + 60 s at the earliest; the low
-        // latency of the fast 503s must not read as a rise that blocks the gate for long.
-        assert!((80.0..=300.0).contains(&t), "seed {seed}: ready at {t} s");
-        assert!(
-            residual(curve, 500.0, t) < 0.01,
-            "seed {seed}: residual at {t} s"
-        );
-    }
-}
-
-#[test]
-fn at_100_rps_a_flat_app_is_not_held_back_by_drift_within_its_noise() {
-    // 100 rps, sigma 0.5 (loadgen's simulator): 500 samples per window, so the per-window p99
-    // moves about +/-8% and the Theil-Sen drift over 12 windows about as much. Measured over
-    // 20 seeds x 94 evaluations: |drift| >= 10% in 26% of evaluations, the trend check failing
-    // in 13% (Mann-Kendall's 5% included), and every seed ready by 165 s.
-    let (mut evaluations, mut big_drift, mut trend_failures) = (0u32, 0u32, 0u32);
-    for seed in 0..10 {
-        let settings = GateSettings::default();
-        let endpoint = SynthEndpoint {
-            sigma: 0.5,
-            ..SynthEndpoint::new("home", 100.0, profile(Profile::Flat))
-        };
-        let mut synth = Synth::new(seed, settings.window, vec![endpoint]);
-        let mut gate = Gate::new(settings, synth.names());
-        let mut ready_at = None;
-        while synth.elapsed() < 600.0 {
-            let v = gate.observe(&synth.next_snapshot());
-            if v.ready && ready_at.is_none() {
-                ready_at = Some(synth.elapsed());
-            }
-            if synth.elapsed() < 135.0 {
-                continue;
-            }
-            evaluations += 1;
-            let e = &v.endpoints[0];
-            if e.drift.expect("12 windows").abs() >= 0.10 {
-                big_drift += 1;
-            }
-            if e.reasons.iter().any(|r| r.contains("still")) {
-                trend_failures += 1;
-            }
-        }
-        let t = ready_at.unwrap_or_else(|| panic!("seed {seed}: flat app never ready"));
-        assert!(t <= 300.0, "seed {seed}: ready only at {t} s");
-    }
-    let share = |n: u32| f64::from(n) / f64::from(evaluations);
-    // The point estimate alone would hold a flat app back often...
-    assert!(
-        share(big_drift) > 0.15,
-        "|drift| >= 10% in {:.2}",
-        share(big_drift)
-    );
-    // ... the noise-aware check rarely does.
-    assert!(
-        share(trend_failures) < 0.20,
-        "trend failed {:.2}",
-        share(trend_failures)
-    );
 }

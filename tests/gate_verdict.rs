@@ -1,22 +1,19 @@
 //! The gate's verdict on seeded synthetic windows: what keeps it closed, what its reasons say,
-//! streaks and resets, several endpoints, and the JSON it serialises to. Pure: no sockets.
-//!
-//! Each test has its own seed. Some outcomes hold for most seeds, not all (a flat app opening at
-//! the earliest point: about 87% of seeds; no false trend alarm in one given window: about 90%):
-//! when the noise moved to `rand` (issue 15) the seeds of four tests were picked again. Over 40
-//! seeds their pass rates were the same with the old and the new stream.
+//! streaks and resets, several endpoints, the classes, and the JSON it serialises to. Pure: no
+//! sockets. Where an outcome depends on the noise, the test runs several seeds and asserts what
+//! holds for each (the statistics behind the margins are in the comments).
 
 use std::time::Duration;
 
 use loadgen::model::{Curve, Profile};
 use warmgate::gate::synth::{Synth, SynthEndpoint};
-use warmgate::gate::{EndpointSpec, Gate, GateSettings, Verdict};
-
-/// 2 lookbacks of history + K - 1 = 26 windows: the earliest a flat app can be ready.
-const EARLIEST_READY: usize = 26;
+use warmgate::gate::{Class, EndpointSpec, Gate, GateSettings, Verdict};
 
 fn flat(name: &str, rate: f64) -> SynthEndpoint {
-    SynthEndpoint::new(name, rate, Curve::new(Profile::Flat, 1.0))
+    SynthEndpoint {
+        sigma: 0.5,
+        ..SynthEndpoint::new(name, rate, Curve::new(Profile::Flat, 1.0))
+    }
 }
 
 /// Feeds `windows` windows and returns every verdict.
@@ -32,96 +29,99 @@ fn setup(settings: GateSettings, endpoints: Vec<SynthEndpoint>, seed: u64) -> (G
     (gate, synth)
 }
 
-/// True if some reason of the last verdict contains `text`.
+/// True if some reason of the verdict contains `text`.
 fn says(v: &Verdict, text: &str) -> bool {
     v.reasons.iter().any(|r| r.contains(text))
 }
 
+/// Index of the first ready verdict.
+fn ready_at(verdicts: &[Verdict]) -> Option<usize> {
+    verdicts.iter().position(|v| v.ready)
+}
+
 #[test]
-fn first_verdicts_explain_that_the_lookback_is_filling() {
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 500.0)], 1);
+fn first_verdicts_explain_that_windows_are_being_collected() {
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 400.0)], 1);
     let v = gate.observe(&synth.next_snapshot());
     assert!(!v.pass && !v.ready);
     assert_eq!((v.streak, v.required), (0, 3));
     assert_eq!(
         v.reasons.last().map(String::as_str),
-        Some("lookback 1 of 12 windows (5s of 60s)")
+        Some("collecting: 1 of 4 windows (5s of 20s)")
     );
     assert!(
-        says(&v, "home: 0 samples in the old half, need 2,000"),
+        says(&v, "home: 2,000 samples since the settle point, need 2,000") || v.reasons.len() == 1,
         "{:?}",
         v.reasons
     );
+    assert_eq!(v.endpoints[0].class, Class::Collecting);
     assert!(v.summary().starts_with("not ready: "), "{}", v.summary());
-    // Once the lookback is full, the history for the rise check is what is missing.
-    let v = run(&mut gate, &mut synth, 14).pop().expect("verdicts");
-    assert_eq!(
-        v.reasons,
-        vec!["history 75s of 120s needed to rule out a slow rise"]
-    );
-    assert!(!v.endpoints[0].pass);
+    // With 4 windows the segment exists: a settle point, a residual and a trend are reported.
+    let v = run(&mut gate, &mut synth, 3).pop().expect("verdicts");
+    let e = &v.endpoints[0];
+    assert_eq!(e.settle_s, Some(0.0));
+    assert!(e.residual.is_some() && e.residual_bound.is_some() && e.rise_bound.is_some());
 }
 
 #[test]
-fn flat_opens_exactly_when_history_allows_and_the_streak_counts_up() {
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 500.0)], 18);
-    let verdicts = run(&mut gate, &mut synth, EARLIEST_READY);
-    assert!(verdicts[..EARLIEST_READY - 3].iter().all(|v| !v.pass));
-    let last3: Vec<(bool, u32, bool)> = verdicts[EARLIEST_READY - 3..]
-        .iter()
-        .map(|v| (v.pass, v.streak, v.ready))
-        .collect();
-    assert_eq!(
-        last3,
-        vec![(true, 1, false), (true, 2, false), (true, 3, true)]
-    );
-    let v = &verdicts[EARLIEST_READY - 1];
-    assert!(v.reasons.is_empty() && v.endpoints[0].reasons.is_empty());
-    assert_eq!(gate.streak(), 3);
-    assert!(
-        v.summary().starts_with("ready: stable for 3 evaluations"),
-        "{}",
-        v.summary()
-    );
-    assert!(verdicts[EARLIEST_READY - 2]
-        .summary()
-        .starts_with("stable, confirming: 2 of 3"));
-    // The numbers: p99 of lognormal(5 ms, sigma 1) is 51.2 ms; 15,000 samples per half.
-    let e = &v.endpoints[0];
-    assert_eq!((e.samples_old, e.samples_new), (15_000, 15_000));
-    let q = e.q_new_ms.expect("samples");
-    assert!((q / 51.2 - 1.0).abs() < 0.08, "p99 {q} ms");
-    let [lo, hi] = e.interval_ms.expect("enough samples for an interval");
-    assert!(
-        lo < q && q < hi && lo > q * 0.85 && hi < q * 1.15,
-        "{lo} {q} {hi}"
-    );
-    assert!(e.change.expect("both halves").abs() <= 0.10);
-    assert!(e.trend_z.expect("12 windows").abs() < 1.96);
-    assert!(e.drift.expect("12 windows").abs() < 0.10);
-    assert!(e.rise.expect("longer horizon") < 0.10);
-    assert_eq!(e.requests, 500 * 5 * EARLIEST_READY as u64);
+fn flat_opens_within_a_minute_at_400_rps_and_the_streak_counts_up() {
+    // At 400 rps, sigma 0.5, the level's trend is known to +/-3%/min after ~35 s: every seed
+    // must be ready within 60 s (12 windows), none before the 3rd window with a segment (30 s).
+    for seed in 0..10 {
+        let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 400.0)], seed);
+        let verdicts = run(&mut gate, &mut synth, 12);
+        let at = ready_at(&verdicts).unwrap_or_else(|| {
+            panic!(
+                "seed {seed} not ready in 60 s: {:?}",
+                verdicts.last().map(|v| &v.reasons)
+            )
+        });
+        assert!(at >= 5, "seed {seed} ready at window {at}");
+        let v = &verdicts[at];
+        assert_eq!(v.streak, 3);
+        assert!(verdicts[at - 1]
+            .summary()
+            .starts_with("stable, confirming: 2 of 3"));
+        assert!(
+            v.summary().starts_with("ready: stable for 3 evaluations"),
+            "{}",
+            v.summary()
+        );
+        let e = &v.endpoints[0];
+        assert_eq!(e.class, Class::Flat, "seed {seed}");
+        assert_eq!(e.settle_s, Some(0.0));
+        assert!(e.residual_bound.expect("segment") <= 0.10);
+        assert!(e.rise_bound.expect("segment") < 0.05);
+        // p99 of lognormal(5 ms, sigma 0.5) = 5 e^1.163 = 16.0 ms.
+        let q = e.q_ms.expect("samples");
+        assert!((q / 16.0 - 1.0).abs() < 0.10, "p99 {q} ms");
+        let [lo, hi] = e.interval_ms.expect("interval");
+        assert!(
+            lo < q && q < hi && lo > q * 0.85 && hi < q * 1.15,
+            "{lo} {q} {hi}"
+        );
+        assert_eq!(e.requests, 2000 * (at as u64 + 1));
+    }
 }
 
 #[test]
 fn reset_forgets_windows_and_streak() {
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 500.0)], 4);
-    let verdicts = run(&mut gate, &mut synth, 40);
-    assert!(verdicts.iter().any(|v| v.ready));
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 400.0)], 4);
+    assert!(run(&mut gate, &mut synth, 30).iter().any(|v| v.ready));
     gate.reset();
     assert_eq!(gate.streak(), 0);
     let v = gate.observe(&synth.next_snapshot());
     assert!(!v.ready && v.streak == 0);
-    assert!(says(&v, "lookback 1 of 12 windows"), "{:?}", v.reasons);
-    assert_eq!(v.endpoints[0].requests, 2500);
+    assert!(says(&v, "collecting: 1 of 4 windows"), "{:?}", v.reasons);
+    assert_eq!(v.endpoints[0].requests, 2000);
 }
 
 #[test]
-fn errors_above_the_limit_keep_it_closed_until_the_lookback_rate_falls_under_it() {
-    let mut endpoint = flat("home", 500.0);
+fn errors_above_the_limit_keep_it_closed_with_their_numbers() {
+    let mut endpoint = flat("home", 400.0);
     endpoint.error_rate = 0.05;
     let (mut gate, mut synth) = setup(GateSettings::default(), vec![endpoint], 20);
-    let verdicts = run(&mut gate, &mut synth, 60);
+    let verdicts = run(&mut gate, &mut synth, 40);
     assert!(verdicts.iter().all(|v| !v.pass));
     let v = verdicts.last().expect("verdicts");
     // The most important reason comes first.
@@ -133,55 +133,29 @@ fn errors_above_the_limit_keep_it_closed_until_the_lookback_rate_falls_under_it(
     assert!(v.reasons[0].contains("% > 1% ("), "{:?}", v.reasons);
     let rate = v.endpoints[0].error_rate;
     assert!((rate - 0.05).abs() < 0.01, "error rate {rate}");
-    // Errors stop: the rate over the lookback falls to 5% x 2/12 = 0.83% after 10 clean
-    // windows (index 9); K = 3 passes later at the earliest, index 11.
-    synth.endpoints[0].error_rate = 0.0;
-    let verdicts = run(&mut gate, &mut synth, 24);
-    assert!(verdicts[..9]
-        .iter()
-        .all(|v| !v.pass && says(v, "home: error rate")));
-    let first_ready = verdicts
-        .iter()
-        .position(|v| v.ready)
-        .expect("opens once clean");
-    assert!(
-        first_ready >= 9 + 2,
-        "opened {first_ready} windows after the errors stopped"
-    );
 }
 
 #[test]
 fn a_starved_generator_keeps_it_closed_with_its_numbers() {
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 500.0)], 6);
-    synth.achieved_ratio = 0.9;
-    let verdicts = run(&mut gate, &mut synth, 40);
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 400.0)], 5);
+    synth.achieved_ratio = 0.5;
+    let verdicts = run(&mut gate, &mut synth, 20);
     assert!(verdicts.iter().all(|v| !v.pass));
     let v = verdicts.last().expect("verdicts");
     assert_eq!(
         v.reasons[0],
-        "generator: achieved 450 rps of 500 (90%), need 95%"
+        "generator: achieved 200 rps of 400 (50%), need 95%"
     );
-    // The app itself looked fine: the endpoint passes, the verdict does not.
+    // The endpoint itself is fine: only the generator is blamed.
     assert!(v.endpoints[0].pass, "{:?}", v.endpoints[0].reasons);
-}
-
-#[test]
-fn one_starved_window_in_the_lookback_is_enough_to_fail() {
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 500.0)], 23);
-    run(&mut gate, &mut synth, 30);
-    synth.lag = Duration::from_millis(120);
-    let v = gate.observe(&synth.next_snapshot());
-    assert!(!v.pass);
-    assert_eq!(
-        v.reasons,
-        vec!["generator: schedule lag p99 120 ms > 50 ms"]
+    synth.achieved_ratio = 1.0;
+    synth.lag = Duration::from_millis(80);
+    let v = run(&mut gate, &mut synth, 5).pop().expect("verdicts");
+    assert!(
+        says(&v, "generator: schedule lag p99 80"),
+        "{:?}",
+        v.reasons
     );
-    synth.lag = Duration::from_micros(200);
-    // The bad window stays in the lookback for 12 windows.
-    let verdicts = run(&mut gate, &mut synth, 11);
-    assert!(verdicts.iter().all(|v| !v.pass));
-    let verdicts = run(&mut gate, &mut synth, 10);
-    assert!(verdicts.iter().any(|v| v.ready));
 }
 
 #[test]
@@ -189,122 +163,131 @@ fn a_ceiling_below_the_quantile_keeps_it_closed() {
     let settings = GateSettings {
         endpoints: vec![EndpointSpec {
             name: "home".to_string(),
-            ceiling: Some(Duration::from_millis(30)),
+            ceiling: Some(Duration::from_millis(12)),
         }],
         ..GateSettings::default()
     };
-    let (mut gate, mut synth) = setup(settings, vec![flat("home", 500.0)], 8);
-    let verdicts = run(&mut gate, &mut synth, 40);
+    let (mut gate, mut synth) = setup(settings, vec![flat("home", 400.0)], 6);
+    let verdicts = run(&mut gate, &mut synth, 30);
     assert!(verdicts.iter().all(|v| !v.pass));
     let v = verdicts.last().expect("verdicts");
-    assert!(
-        v.reasons[0].starts_with("home: p99 ") && v.reasons[0].ends_with(" ms over ceiling 30 ms"),
-        "{:?}",
-        v.reasons
-    );
-    assert_eq!(v.endpoints[0].ceiling_ms, Some(30.0));
-    // A ceiling above it does not get in the way.
-    let settings = GateSettings {
-        endpoints: vec![EndpointSpec {
-            name: "home".to_string(),
-            ceiling: Some(Duration::from_millis(100)),
-        }],
-        ..GateSettings::default()
-    };
-    let (mut gate, mut synth) = setup(settings, vec![flat("home", 500.0)], 8);
-    assert!(run(&mut gate, &mut synth, 40).iter().any(|v| v.ready));
+    assert!(says(v, "over ceiling 12 ms"), "{:?}", v.reasons);
+    assert_eq!(v.endpoints[0].ceiling_ms, Some(12.0));
 }
 
 #[test]
-fn one_drifting_endpoint_keeps_the_verdict_failing_while_the_other_passes() {
-    let endpoints = vec![
-        flat("home", 300.0),
-        SynthEndpoint::new("search", 300.0, Curve::drift_per_minute(0.3)),
-    ];
-    let (mut gate, mut synth) = setup(GateSettings::default(), endpoints, 9);
-    let verdicts = run(&mut gate, &mut synth, 80);
+fn a_creeping_endpoint_keeps_the_verdict_failing_while_the_other_passes() {
+    let creep = SynthEndpoint {
+        sigma: 0.5,
+        ..SynthEndpoint::new("api", 400.0, Curve::new(Profile::Creep, 1.0))
+    };
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 400.0), creep], 7);
+    let verdicts = run(&mut gate, &mut synth, 48);
     assert!(verdicts.iter().all(|v| !v.pass));
-    let late = &verdicts[40..];
+    let late = &verdicts[20..];
     assert!(late.iter().all(|v| !v.endpoints[1].pass));
-    assert!(late
-        .iter()
-        .all(|v| v.reasons.iter().any(|r| r.starts_with("search: "))));
+    assert!(late.iter().all(|v| v.endpoints[1].class == Class::Slowdown));
     assert!(late.iter().filter(|v| v.endpoints[0].pass).count() > late.len() / 2);
     let v = verdicts.last().expect("verdicts");
-    assert!(
-        says(v, "search: p99 rising over the last 180s: +"),
-        "{:?}",
-        v.reasons
-    );
+    assert!(says(v, "api: getting slower: latency +"), "{:?}", v.reasons);
 }
 
 #[test]
 fn an_endpoint_without_traffic_fails_with_no_samples() {
     let (mut gate, mut synth) = setup(
         GateSettings::default(),
-        vec![flat("home", 500.0), flat("idle", 0.0)],
-        10,
+        vec![flat("home", 400.0), flat("idle", 0.0)],
+        8,
     );
-    let verdicts = run(&mut gate, &mut synth, 40);
+    let verdicts = run(&mut gate, &mut synth, 20);
     assert!(verdicts.iter().all(|v| !v.pass));
     let e = &verdicts.last().expect("verdicts").endpoints[1];
     assert_eq!(
         e.reasons,
-        vec!["idle: no samples in the lookback (no traffic reached this endpoint)"]
+        vec!["idle: no samples (no traffic reached this endpoint)"]
     );
-    assert_eq!((e.samples_old, e.q_new_ms, e.trend_z), (0, None, None));
-}
-
-#[test]
-fn too_few_samples_per_half_keep_it_closed() {
-    // 50 rps: 1,500 samples per half of 30 s.
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 50.0)], 11);
-    let verdicts = run(&mut gate, &mut synth, 40);
-    assert!(verdicts.iter().all(|v| !v.pass));
-    assert!(says(
-        verdicts.last().expect("verdicts"),
-        "home: 1,500 samples in the new half, need 2,000"
-    ));
+    assert_eq!((e.samples, e.q_ms, e.residual), (0, None, None));
+    assert_eq!(e.class, Class::Collecting);
 }
 
 #[test]
 fn min_requests_holds_back_a_stable_plateau() {
     let settings = GateSettings {
-        min_requests: 100_000,
+        min_requests: 40_000,
         ..GateSettings::default()
     };
-    let (mut gate, mut synth) = setup(settings, vec![flat("home", 500.0)], 12);
-    let verdicts = run(&mut gate, &mut synth, 45);
+    let (mut gate, mut synth) = setup(settings, vec![flat("home", 400.0)], 9);
+    let verdicts = run(&mut gate, &mut synth, 30);
     assert!(says(
-        &verdicts[30],
-        "home: 77,500 requests since warming began, need 100,000"
+        &verdicts[10],
+        "home: 22,000 requests since warming began, need 40,000"
     ));
-    // 100,000 requests at 2,500 per window: window 40 onwards.
-    let first_pass = verdicts.iter().position(|v| v.pass).expect("passes");
-    assert!(first_pass >= 39, "passed at window {first_pass}");
+    // 40,000 requests at 400 rps = 100 s = 20 windows.
+    let first_pass = verdicts
+        .iter()
+        .position(|v| v.pass)
+        .expect("passes eventually");
+    assert!(first_pass >= 19, "passed at window {first_pass}");
+}
+
+#[test]
+fn a_step_down_holds_until_the_tier_requests_then_opens_on_the_faster_level() {
+    // JIT tiers at 200 rps: interpreter (15x) to 1,000 requests (5 s), C1 (2.5x) to 10,000
+    // (50 s), then C2. Without the hold the C1 plateau would pass; with it nothing passes before
+    // 12,000 requests (60 s), and the gate opens on C2.
+    let tiered = SynthEndpoint {
+        sigma: 0.5,
+        ..SynthEndpoint::new("home", 200.0, Curve::new(Profile::Tiered, 1.0))
+    };
+    for seed in 0..5 {
+        let (mut gate, mut synth) = setup(GateSettings::default(), vec![tiered.clone()], seed);
+        let verdicts = run(&mut gate, &mut synth, 60);
+        let at = ready_at(&verdicts).expect("opens on C2");
+        assert!(at >= 13, "seed {seed} ready at window {at}, before C2 held");
+        assert!(
+            verdicts[5..10]
+                .iter()
+                .any(|v| says(v, "a faster JIT tier may follow")),
+            "seed {seed}: {:?}",
+            verdicts[8].reasons
+        );
+        let e = &verdicts[at].endpoints[0];
+        assert_eq!(e.class, Class::Warmed);
+        let settle = e.settle_s.expect("segment");
+        assert!(
+            settle >= 50.0,
+            "seed {seed}: settled at {settle} s, on the C1 plateau"
+        );
+        assert!(e.step.expect("a step") > 1.5);
+        // Opened on C2: p99 = 16 ms x 1.
+        assert!(e.q_ms.expect("samples") < 20.0);
+    }
 }
 
 #[test]
 fn snapshots_are_matched_by_name_not_position() {
-    // The plan has an endpoint the gate does not judge, before the one it does.
-    let mut synth = Synth::new(
-        13,
-        Duration::from_secs(5),
-        vec![flat("other", 100.0), flat("home", 500.0)],
+    let (mut gate, mut synth) = setup(
+        GateSettings::default(),
+        vec![flat("other", 400.0), flat("home", 400.0)],
+        10,
     );
-    let mut gate = Gate::new(GateSettings::default(), vec!["home".to_string()]);
-    let v = run(&mut gate, &mut synth, 12).pop().expect("verdicts");
+    let mut gate_home = Gate::new(GateSettings::default(), vec!["home".to_string()]);
+    let mut v = gate.observe(&synth.next_snapshot());
+    for _ in 0..5 {
+        let snap = synth.next_snapshot();
+        v = gate_home.observe(&snap);
+        gate.observe(&snap);
+    }
     assert_eq!(v.endpoints.len(), 1);
     assert_eq!(v.endpoints[0].name, "home");
-    assert_eq!(v.endpoints[0].samples_new, 15_000);
-    assert_eq!(v.endpoints[0].requests, 30_000);
+    assert_eq!(v.endpoints[0].requests, 10_000);
 }
 
 #[test]
 fn the_verdict_serialises_with_the_status_field_names() {
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 500.0)], 14);
-    let v = run(&mut gate, &mut synth, 3).pop().expect("verdicts");
-    let json = serde_json::to_value(&v).expect("serialisable");
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 400.0)], 11);
+    let v = run(&mut gate, &mut synth, 6).pop().expect("verdicts");
+    let json = serde_json::to_value(&v).expect("serialises");
     for key in [
         "pass",
         "streak",
@@ -313,117 +296,66 @@ fn the_verdict_serialises_with_the_status_field_names() {
         "reasons",
         "endpoints",
     ] {
-        assert!(json.get(key).is_some(), "missing {key}: {json}");
+        assert!(json.get(key).is_some(), "{key} missing: {json}");
     }
     let e = &json["endpoints"][0];
     for key in [
         "name",
         "pass",
+        "class",
         "reasons",
-        "samples_old",
-        "samples_new",
-        "q_old_ms",
-        "q_new_ms",
+        "settle_s",
+        "step",
+        "judged_s",
+        "samples",
+        "q_ms",
         "interval_ms",
-        "change",
-        "trend_z",
-        "drift",
-        "rise",
+        "q_early_ms",
+        "q_late_ms",
+        "residual",
+        "residual_bound",
+        "rise_per_minute",
+        "rise_bound",
         "error_rate",
         "requests",
         "ceiling_ms",
     ] {
-        assert!(e.get(key).is_some(), "missing endpoints[0].{key}: {e}");
+        assert!(e.get(key).is_some(), "{key} missing: {e}");
     }
-    assert_eq!(e["ceiling_ms"], serde_json::Value::Null);
-    assert!(
-        e["interval_ms"].as_array().is_some_and(|a| a.len() == 2),
-        "{e}"
-    );
+    assert_eq!(e["class"], "flat");
 }
 
 #[test]
-fn a_warmup_in_progress_is_reported_as_falling_with_its_numbers() {
-    let curve = Curve::warmup(3.0, 30.0);
-    let (mut gate, mut synth) = setup(
-        GateSettings::default(),
-        vec![SynthEndpoint::new("home", 500.0, curve)],
-        15,
-    );
-    let v = run(&mut gate, &mut synth, 12).pop().expect("verdicts");
-    assert!(!v.pass);
-    let trend = v
-        .reasons
-        .iter()
-        .find(|r| r.starts_with("home: p99 still falling (Mann-Kendall z=-"))
-        .unwrap_or_else(|| panic!("no falling reason: {:?}", v.reasons));
-    assert!(trend.contains("% over 60s, noise +/-"), "{trend}");
-    let e = &v.endpoints[0];
-    assert!(e.trend_z.expect("12 windows") < -3.0, "z {:?}", e.trend_z);
-    // Over 60 s the factor falls from 4 to 1.4: the slope says far more than -10%, and far more
-    // than the noise of 500 samples per window (sigma 1: about +/-7% per window quantile).
-    let drift = e.drift.expect("12 windows");
-    let noise = e.drift_noise.expect("12 windows");
-    assert!(drift < -0.3, "drift {drift}");
-    assert!(
-        noise > 0.05 && noise < drift.abs(),
-        "noise {noise} vs drift {drift}"
-    );
-    let change = e.change.expect("both halves");
-    assert!(change < -0.10, "change {change}");
-    assert!(
-        says(&v, "home: p99 changed -") && says(&v, "between halves ("),
-        "{:?}",
-        v.reasons
-    );
-    assert!(says(&v, ", allowed 10% or 1 ms"), "{:?}", v.reasons);
-    // Trend ranks before the change between halves.
-    let pos = |text: &str| v.reasons.iter().position(|r| r.contains(text));
-    assert!(
-        pos("still falling") < pos("between halves"),
-        "{:?}",
-        v.reasons
-    );
-}
-
-#[test]
-fn a_wide_interval_is_reported_as_not_precise_enough() {
-    // 50 rps: 1,500 samples per half; min_samples lowered so that only precision fails.
-    // Relative 95% interval of a lognormal p99 at n = 1,500 is about -15%/+25%.
-    let settings = GateSettings {
-        min_samples: 1000,
-        ..GateSettings::default()
+fn a_warmup_in_progress_is_reported_as_still_improving_with_its_numbers() {
+    let warming = SynthEndpoint {
+        sigma: 0.5,
+        ..SynthEndpoint::new("home", 400.0, Curve::warmup(4.0, 30.0))
     };
-    let (mut gate, mut synth) = setup(settings, vec![flat("home", 50.0)], 21);
-    let verdicts = run(&mut gate, &mut synth, 30);
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![warming], 12);
+    let verdicts = run(&mut gate, &mut synth, 8);
     let v = verdicts.last().expect("verdicts");
-    let reason = v
-        .reasons
-        .iter()
-        .find(|r| r.starts_with("home: p99 not precise enough: 95% interval "))
-        .unwrap_or_else(|| panic!("no precision reason: {:?}", v.reasons));
-    assert!(reason.ends_with(" ms, allowed 15%"), "{reason}");
     let e = &v.endpoints[0];
-    let [lo, hi] = e
-        .interval_ms
-        .expect("1,500 samples are enough for an interval");
-    let q = e.q_new_ms.expect("samples");
-    assert!(lo < q * 0.85 || hi > q * 1.15, "{lo} {q} {hi}");
-    assert!(verdicts.iter().all(|v| !v.pass));
+    assert_eq!(e.class, Class::Warming, "{:?}", e.reasons);
+    assert!(
+        says(v, "home: still improving: users would find it up to"),
+        "{:?}",
+        v.reasons
+    );
+    // 5x cold, tau 30 s: at 40 s the level falls ~2.7%/s... far beyond the tolerance.
+    assert!(e.residual.expect("segment") > 0.10);
+    assert!(e.residual_bound.expect("segment") >= e.residual.expect("segment"));
+    assert!(e.rise_per_minute.expect("segment") < -0.2);
 }
 
 #[test]
 fn the_summary_names_the_first_reason_and_counts_the_others() {
-    let mut endpoint = flat("home", 50.0);
-    endpoint.error_rate = 0.5;
-    let (mut gate, mut synth) = setup(GateSettings::default(), vec![endpoint], 17);
+    let (mut gate, mut synth) = setup(GateSettings::default(), vec![flat("home", 400.0)], 13);
     synth.achieved_ratio = 0.5;
-    let v = run(&mut gate, &mut synth, 3).pop().expect("verdicts");
+    let v = gate.observe(&synth.next_snapshot());
     let summary = v.summary();
     assert!(
-        summary.starts_with("not ready: generator: achieved 25 rps of 50 (50%), need 95% (+"),
+        summary.starts_with("not ready: generator: achieved 200 rps of 400 (50%), need 95% (+"),
         "{summary}"
     );
     assert!(summary.ends_with(" more)"), "{summary}");
-    assert!(!summary.contains('\n'));
 }

@@ -17,7 +17,7 @@ use super::target::{self, Kind, Paths};
 pub enum Expect {
     /// Reaches a steady state: warmgate should open, with a penalty near 1.
     Warms,
-    /// Never settles (drift, slowdown): warmgate must never open.
+    /// Never settles (drift, slowdown, creep): warmgate must never open.
     NeverSettles,
 }
 
@@ -39,7 +39,7 @@ pub fn all_cases() -> Vec<Case> {
         .map(|p| Case {
             name: p.name().to_string(),
             kind: Kind::Sim(p),
-            expect: if matches!(p, Profile::Drift | Profile::Slowdown) {
+            expect: if matches!(p, Profile::Drift | Profile::Slowdown | Profile::Creep) {
                 Expect::NeverSettles
             } else {
                 Expect::Warms

@@ -121,12 +121,13 @@ pub fn summarize(status: &serde_json::Value) -> String {
             let name = e["name"].as_str().unwrap_or("?");
             let num = |k: &str| e[k].as_f64().map_or("-".to_string(), |v| format!("{v:.2}"));
             parts.push(format!(
-                "{name}: q {}->{} ms, change {}, z {}, drift {}",
-                num("q_old_ms"),
-                num("q_new_ms"),
-                num("change"),
-                num("trend_z"),
-                num("drift")
+                "{name}: {} since {} s, q {} ms, residual {} (up to {}), trend {}/min",
+                e["class"].as_str().unwrap_or("-"),
+                num("settle_s"),
+                num("q_ms"),
+                num("residual"),
+                num("residual_bound"),
+                num("rise_per_minute")
             ));
         }
     }

@@ -164,9 +164,24 @@ impl Agent {
         m.target_rate.set(snap.target_rate);
         m.lag.set(snap.lag_p99_us() as f64 / 1e6);
         for e in &verdict.endpoints {
+            let name = e.name.as_str();
             m.gate_pass
-                .with_label_values(&[e.name.as_str()])
+                .with_label_values(&[name])
                 .set(i64::from(e.pass));
+            for class in crate::gate::Class::ALL {
+                m.gate_class
+                    .with_label_values(&[name, class.as_str()])
+                    .set(i64::from(class == e.class));
+            }
+            if let (Some(r), Some(b)) = (e.residual, e.residual_bound) {
+                m.gate_residual
+                    .with_label_values(&[name, "estimate"])
+                    .set(r);
+                m.gate_residual.with_label_values(&[name, "upper"]).set(b);
+            }
+            if let Some(s) = e.settle_s {
+                m.gate_settle.with_label_values(&[name]).set(s);
+            }
         }
         m.gate_streak.set(i64::from(verdict.streak));
         m.evaluations

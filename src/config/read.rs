@@ -99,6 +99,22 @@ fn table(
     }
 }
 
+/// Keys that earlier versions took and that lost their meaning, with what replaced them: a
+/// clear error, never a silent no-op.
+fn retired(at: &str) -> Option<&'static str> {
+    Some(match at {
+        "gate.trend_z" => {
+            "no longer used: the gate judges the slope of the latency level since the settle \
+             point; its confidence is gate.confidence (one-sided, default 0.95)"
+        }
+        "gate.max_drift" => {
+            "no longer used: a rising latency is judged per minute by gate.max_rise (default \
+             0.05 = +5%/min); a falling one by the residual slowness bound, gate.tolerance"
+        }
+        _ => return None,
+    })
+}
+
 fn fields<T>(section: Section, path: &str, map: Map<String, Value>, problems: &mut Problems) -> T
 where
     T: Default + Serialize + DeserializeOwned,
@@ -115,7 +131,10 @@ where
             format!("{path}.{key}")
         };
         if !known.contains_key(&key) {
-            problems.push(section, &at, "unknown key");
+            match retired(&at) {
+                Some(why) => problems.push(section, &at, why),
+                None => problems.push(section, &at, "unknown key"),
+            }
             continue;
         }
         // Null is "not set", as in YAML's `key:` with nothing after it.

@@ -171,7 +171,32 @@ fn too_little_traffic_for_min_samples_is_an_error() {
 }
 
 #[test]
-fn lookback_must_split_into_halves_of_windows() {
+fn retired_gate_keys_name_their_replacement() {
+    // Issue 9: the trend test and the drift bound are gone; their keys must not be silent no-ops.
+    let errs = errors(from_yaml("gate: {trend_z: 2, max_drift: 0.1}\n"));
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("gate.trend_z") && e.contains("gate.confidence")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("gate.max_drift") && e.contains("gate.max_rise")),
+        "{errs:?}"
+    );
+    let errs = errors(from_yaml("gate: {confidence: 0.2, horizon: 1s}\n"));
+    assert!(
+        errs.iter().any(|e| e.starts_with("gate.confidence")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.starts_with("gate.horizon")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn lookback_must_be_whole_windows() {
     let errs = errors(from_yaml("gate: {window: 5s, lookback: 12s}\n"));
     assert!(
         errs.iter().any(|e| e.starts_with("gate.lookback")),

@@ -194,8 +194,7 @@ fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems)
         ("quantile", n.quantile, 0.0, 1.0),
         ("tolerance", n.tolerance, 0.0, 10.0),
         ("interval", n.interval, 0.0, 10.0),
-        ("trend_z", n.trend_z, 0.0, 100.0),
-        ("max_drift", n.max_drift, 0.0, 10.0),
+        ("max_rise", n.max_rise, 0.0, 10.0),
     ] {
         if !(v.is_finite() && v > lo && v < hi) {
             c.problem(
@@ -203,6 +202,21 @@ fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems)
                 format!("{v} must be between {lo} and {hi} (exclusive)"),
             );
         }
+    }
+    if !(n.confidence.is_finite() && (0.5..=0.9999).contains(&n.confidence)) {
+        c.problem(
+            "confidence",
+            format!("{} must be between 0.5 and 0.9999", n.confidence),
+        );
+    }
+    if n.horizon < n.window || n.horizon > Duration::from_secs(3600) {
+        c.problem(
+            "horizon",
+            format!(
+                "{} must be between gate.window and 1h",
+                humantime::format_duration(n.horizon)
+            ),
+        );
     }
     for (key, v) in [
         ("max_error_rate", n.max_error_rate),
@@ -241,7 +255,8 @@ fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems)
     }
 }
 
-/// The lookback must split into two halves of whole windows, within the gate's memory bound.
+/// The lookback must be whole windows, at least 4 (the shortest segment the gate judges), within
+/// the gate's memory bound.
 fn windows(window: Duration, lookback: Duration, c: &mut Checks<'_>) {
     if window < Duration::from_millis(100) {
         c.problem(
@@ -255,11 +270,11 @@ fn windows(window: Duration, lookback: Duration, c: &mut Checks<'_>) {
     }
     let n = lookback.as_secs_f64() / window.as_secs_f64();
     let max = GateSettings::MAX_LOOKBACK_WINDOWS as f64;
-    if n < 4.0 - 1e-9 || n > max || (n - n.round()).abs() > 1e-6 || (n.round() as u64) % 2 != 0 {
+    if n < 4.0 - 1e-9 || n > max || (n - n.round()).abs() > 1e-6 {
         c.problem(
             "lookback",
             format!(
-                "must be an even multiple of gate.window, 4 to {max} windows (got {} / {} = {n:.2})",
+                "must be a whole multiple of gate.window, 4 to {max} windows (got {} / {} = {n:.2})",
                 humantime::format_duration(lookback),
                 humantime::format_duration(window)
             ),
@@ -307,7 +322,8 @@ fn cross_checks(s: &Settings, problems: &mut Problems) {
         );
         return;
     }
-    let half = s.gate.criterion.lookback.as_secs_f64() / 2.0;
+    // The tail is judged over at most the lookback's histograms.
+    let span = s.gate.criterion.lookback.as_secs_f64();
     for (i, e) in s.endpoints.iter().enumerate() {
         if e.weight == 0 {
             problems.push(
@@ -318,13 +334,13 @@ fn cross_checks(s: &Settings, problems: &mut Problems) {
             continue;
         }
         let rate = s.traffic.rate * f64::from(e.weight) / total_weight as f64;
-        let expected = rate * half;
+        let expected = rate * span;
         if expected < s.gate.criterion.min_samples as f64 {
             problems.push(
                 Section::Traffic,
                 "traffic.rate",
                 format!(
-                    "endpoint {:?} gets {rate:.0} rps, so half the lookback ({half:.0}s) holds ~{expected:.0} samples, \
+                    "endpoint {:?} gets {rate:.0} rps, so the lookback ({span:.0}s) holds ~{expected:.0} samples, \
                      fewer than gate.min_samples {}: it could never become ready (raise the rate or the lookback)",
                     e.name, s.gate.criterion.min_samples
                 ),

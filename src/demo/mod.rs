@@ -108,19 +108,23 @@ async fn demo(args: DemoArgs) -> i32 {
     );
     println!("  status: {base}/status   readiness: {base}/readyz   metrics: {base}/metrics");
     println!(
-        "  gate: {q} per endpoint, {}s windows, {}s lookback, {} passing evaluations in a row\n",
+        "  gate: {q} per endpoint, {}s windows, residual slowness within {:.0}% ({:.0}% confidence), {} passing evaluations in a row\n",
         settings.gate.criterion.window.as_secs_f64(),
-        settings.gate.criterion.lookback.as_secs_f64(),
+        settings.gate.criterion.tolerance * 100.0,
+        settings.gate.criterion.confidence * 100.0,
         settings.gate.criterion.consecutive
     );
     println!(
-        "{:>6}  {:<10} {:>7} {:>9} {:>9} {:>6}  verdict",
+        "{:>6}  {:<10} {:>7} {:>9} {:>9} {:>6}  {:<15} {:>7} {:>15}  verdict",
         "t",
         "endpoint",
         "reqs",
         "p50 ms",
         format!("{q} ms"),
-        "errors"
+        "errors",
+        "class",
+        "settle",
+        "residual (max)"
     );
     let mut ticker = tokio::time::interval(Duration::from_millis(200));
     let mut announced = false;
@@ -168,8 +172,18 @@ fn print_event(ev: &WindowEvent) {
         } else {
             String::new()
         };
+        let judged = ev.verdict.endpoints.iter().find(|e| e.name == r.name);
+        let class = judged.map_or("-", |e| e.class.as_str()).replace('_', " ");
+        let settle = judged
+            .and_then(|e| e.settle_s)
+            .map_or("-".to_string(), |s| format!("{s:.0}s"));
+        let residual = judged
+            .and_then(|e| Some((e.residual?, e.residual_bound?)))
+            .map_or("-".to_string(), |(r, b)| {
+                format!("{:.1}% ({:.1}%)", r * 100.0, b * 100.0)
+            });
         println!(
-            "{t:>6}  {:<10} {:>7} {:>9.1} {:>9.1} {:>6}  {verdict}",
+            "{t:>6}  {:<10} {:>7} {:>9.1} {:>9.1} {:>6}  {class:<15} {settle:>7} {residual:>15}  {verdict}",
             r.name, r.count, r.p50_ms, r.q_ms, r.errors
         );
     }

@@ -6,28 +6,27 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::format::{dur_ms, ms, pct, secs, signed_pct, thousands};
-use super::history::History;
+use super::history::WindowRecord;
 use super::judge::{rank, Findings};
+use super::segment::{Segment, MIN_WINDOWS};
 use super::settings::GateSettings;
-use super::stats::{
-    interval_ranks, mann_kendall_z, noise_scale, slope_half_width, theil_sen_slope, value_at_rank,
-};
+use super::stats::{interval_ranks, value_at_rank};
 
 /// Microseconds as milliseconds for reasons.
 fn ms_of(us: u64) -> String {
     ms(us as f64 / 1000.0)
 }
 
-/// Error rate over the lookback (non-ok / completed; 0 without requests), checked against
+/// Error rate over the judged windows (non-ok / completed; 0 without requests), checked against
 /// `max_error_rate`.
-pub(crate) fn errors(
+pub(crate) fn errors<'w>(
     settings: &GateSettings,
-    history: &History,
+    windows: impl Iterator<Item = &'w WindowRecord>,
     index: usize,
     f: &mut Findings<'_>,
 ) -> f64 {
     let (mut completed, mut errors) = (0u64, 0u64);
-    for w in history.windows() {
+    for w in windows {
         if let Some(e) = w.endpoints.get(index) {
             completed += e.outcomes.total();
             errors += e.outcomes.errors();
@@ -53,7 +52,7 @@ pub(crate) fn errors(
     rate
 }
 
-/// The new half's quantile against the endpoint's ceiling, if any.
+/// The judged span's quantile against the endpoint's ceiling, if any.
 pub(crate) fn ceiling(ceiling: Option<Duration>, q_new: Option<u64>, f: &mut Findings<'_>) {
     if let (Some(c), Some(v)) = (ceiling, q_new) {
         if u128::from(v) > c.as_micros() {
@@ -63,170 +62,235 @@ pub(crate) fn ceiling(ceiling: Option<Duration>, q_new: Option<u64>, f: &mut Fin
     }
 }
 
-/// The trend numbers of one evaluation.
+/// The trend numbers of one evaluation, from the level's slope since the settle point.
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Trend {
-    /// Mann-Kendall z over the lookback's per-window log quantiles.
-    pub z: Option<f64>,
-    /// Theil-Sen slope over the lookback, projected over it, as a relative change.
-    pub drift: Option<f64>,
-    /// How far `drift` can be off by noise alone (the slope's 95% half-width, projected).
-    pub drift_noise: Option<f64>,
-    /// Theil-Sen slope over the long horizon, projected over one lookback.
-    pub rise: Option<f64>,
+    /// Projected residual slowness: how much faster the app would get over `horizon` at its
+    /// current pace of improvement (0 when it is not improving), as a fraction.
+    pub residual: f64,
+    /// Its one-sided `confidence` upper bound.
+    pub residual_bound: f64,
+    /// The level's change per minute (+0.05 = 5% slower each minute).
+    pub per_minute: f64,
+    /// Its upper bound at one standard error.
+    pub per_minute_bound: f64,
+    /// The slope is below zero by more than `z` standard errors: still getting faster.
+    pub falling: bool,
+    /// The rise check failed: the app is getting slower.
+    pub rising: bool,
 }
 
-/// `(position, ln quantile)` of the windows that had samples.
-fn log_points(quantiles: impl Iterator<Item = (usize, u64)>) -> Vec<(f64, f64)> {
-    quantiles
-        .map(|(i, us)| (i as f64, (us.max(1) as f64).ln()))
-        .collect()
-}
+/// z of the bound on the rise: one standard error. Tighter (a larger z) would hold a flat app
+/// back for the noise of a short segment; looser would let a gentle creep of +10%/min open on a
+/// lucky minute (benches/gate_sim.rs, the `creep` rows).
+const RISE_Z: f64 = 1.0;
 
-/// The Theil-Sen slope of `points` (whose values are `ys`) projected over `windows` windows,
-/// with its noise: `(change, noise, beyond noise)`. The change is `exp(slope * windows) - 1`; the noise is the
-/// slope's 95% half-width ([`slope_half_width`], scatter from [`noise_scale`]) projected the same
-/// way; "beyond noise" holds when the slope is at least that half-width away from 0, or when
-/// there are too few points to tell (the point estimate is then all there is).
-fn projected(points: &[(f64, f64)], ys: &[f64], windows: f64) -> Option<(f64, Option<f64>, bool)> {
-    let slope = theil_sen_slope(points)?;
-    let change = (slope * windows).exp() - 1.0;
-    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
-    let half = noise_scale(ys).and_then(|sigma| slope_half_width(&xs, sigma));
-    let noise = half.map(|h| (h * windows).exp() - 1.0);
-    let resolved = half.is_none_or(|h| slope.abs() >= h);
-    Some((change, noise, resolved))
-}
+/// The rise's standard error must be below this share of `max_rise` (3%/min at the default)
+/// before any pass: at +10%/min a creep then sits over 3 standard errors above the bound.
+const RISE_PRECISION: f64 = 0.6;
 
-/// `"+/-12%"`, or nothing without an interval.
-fn noise_note(noise: Option<f64>) -> String {
-    noise.map_or_else(String::new, |n| format!(", noise +/-{}", pct(n)))
-}
-
-/// No trend in the lookback (Mann-Kendall and Theil-Sen) and no rise over the long horizon.
-///
-/// A drift fails when it reaches `max_drift` **and** stands out of its own noise (the slope is
-/// at least half its 95% interval away from zero): at low per-endpoint rates a per-window
-/// quantile moves by 15-30% from sampling alone, and a point estimate against a fixed 10%
-/// bound would then fail a flat app more often than not.
-pub(crate) fn trend(
-    settings: &GateSettings,
-    history: &History,
-    index: usize,
-    has_samples: bool,
-    f: &mut Findings<'_>,
-) -> Trend {
-    let label = f.label.clone();
-    let points = log_points(
-        history
-            .windows()
-            .enumerate()
-            .filter_map(|(i, w)| Some((i, w.endpoints.get(index)?.quantile_us?))),
-    );
-    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
-    // All windows equal (ties throughout): no trend at all.
-    let z = (points.len() >= 3).then(|| mann_kendall_z(&ys).unwrap_or(0.0));
-    let n_windows = settings.lookback_windows() as f64;
-    let fit = projected(&points, &ys, n_windows);
-    if let (Some(z), Some((drift, noise, resolved))) = (z, fit) {
-        let drifting = drift.abs() >= settings.max_drift && resolved;
-        if z.abs() >= settings.trend_z || drifting {
-            let moving = if drift < 0.0 || (drift == 0.0 && z < 0.0) {
-                "falling"
-            } else {
-                "rising"
-            };
-            let text = format!(
-                "{label} still {moving} (Mann-Kendall z={z:.1}, drift {} over {}{})",
-                signed_pct(drift),
-                secs(settings.lookback),
-                noise_note(noise)
-            );
-            f.fail(rank::TREND, text);
-        }
-    } else if has_samples {
+/// Residual slowness and rise since the settle point: fails while the residual's upper bound is
+/// above `tolerance` (still warming) or the rise's upper bound reaches `max_rise` per minute
+/// (degrading).
+pub(crate) fn trend(settings: &GateSettings, seg: &Segment, f: &mut Findings<'_>) -> Trend {
+    let z = settings.z();
+    let horizon = settings.per_window(settings.horizon);
+    let minute = settings.per_window(Duration::from_secs(60));
+    let gain = |slope: f64| ((-slope).max(0.0) * horizon).exp() - 1.0;
+    let residual = gain(seg.slope);
+    let residual_bound = gain(seg.slope - z * seg.slope_se);
+    let per_minute = (seg.slope * minute).exp() - 1.0;
+    let per_minute_bound = ((seg.slope + RISE_Z * seg.slope_se) * minute).exp() - 1.0;
+    // The trend must be known well enough to tell a gentle creep from a flat app: a creep of
+    // twice `max_rise` would otherwise pass on a lucky early minute.
+    let known = (seg.slope_se * minute).exp() - 1.0;
+    let guard = settings.max_rise * RISE_PRECISION;
+    let falling = seg.slope + z * seg.slope_se < 0.0;
+    // The windows after the segment's best run rising beyond their noise, by at least
+    // `max_rise`: out of the bottom of a U.
+    let significant_rise = |(slope, se): (f64, f64)| {
+        let per_minute = (slope * minute).exp() - 1.0;
+        (slope - z * se > 0.0 && per_minute >= settings.max_rise).then_some(per_minute)
+    };
+    // (A quadratic's end slope would also see a U, but it bends up at the end of a fast
+    // warm-up's flat tail too: simulated, it held `cache` back by minutes.)
+    let recent_rise = seg.after_best.and_then(significant_rise);
+    // The newest windows clearly slower than the segment's best, by more than a quarter of the
+    // tolerance beyond noise: a U whose bottom the linear and quadratic fits still blur.
+    let off_best = seg.above_best.and_then(|(diff, se)| {
+        (diff - z * se > (settings.tolerance / 4.0).ln_1p()).then(|| diff.exp() - 1.0)
+    });
+    let rising =
+        per_minute_bound >= settings.max_rise || recent_rise.is_some() || off_best.is_some();
+    if residual_bound > settings.tolerance {
         let text = format!(
-            "{label} trend needs 3 windows with samples, have {}",
-            points.len()
+            "still improving: users would find it up to {} slower than it will be in {} (estimate {}; latency {} per minute over the last {}), allowed {}",
+            pct(residual_bound),
+            secs(settings.horizon),
+            pct(residual),
+            signed_pct(per_minute),
+            secs(settings.window.saturating_mul(seg.windows as u32)),
+            pct(settings.tolerance)
         );
         f.fail(rank::TREND, text);
     }
-
-    // Rise over the long horizon: a slow drift, or a slowdown, that one lookback cannot tell
-    // from noise. One-sided: a warm-up only falls.
-    let horizon = log_points(history.horizon_quantiles(index).into_iter());
-    // Judged on its point estimate, without a noise allowance: over up to 3 lookbacks the slope
-    // is 5x more precise than within one, and this check is what keeps drifts and slowdowns out.
-    let rise = if horizon.len() > points.len() {
-        theil_sen_slope(&horizon).map(|slope| (slope * n_windows).exp() - 1.0)
-    } else {
-        None
-    };
-    if let Some(r) = rise.filter(|&r| r >= settings.max_drift) {
+    if known > guard && !rising {
         let text = format!(
-            "{label} rising over the last {}: {} per {} (Theil-Sen)",
-            secs(settings.window.saturating_mul(horizon.len() as u32)),
+            "latency trend not yet known well enough: +/-{} per minute, need +/-{} to rule out a slow rise",
+            pct(known),
+            pct(guard)
+        );
+        f.fail(rank::PRECISION, text);
+    }
+    if per_minute_bound >= settings.max_rise {
+        let text = format!(
+            "getting slower: latency {} per minute since {} (up to {}), allowed {}",
+            signed_pct(per_minute),
+            settle_text(settings, seg),
+            signed_pct(per_minute_bound),
+            pct(settings.max_rise)
+        );
+        f.fail(rank::TREND, text);
+    } else if let Some(d) = off_best {
+        let text = format!(
+            "getting slower: the newest {} are {} slower than the best since {}, allowed {} beyond noise",
+            secs(settings.window.saturating_mul(MIN_WINDOWS as u32)),
+            pct(d),
+            settle_text(settings, seg),
+            pct(settings.tolerance / 4.0)
+        );
+        f.fail(rank::TREND, text);
+    } else if let Some(r) = recent_rise {
+        let text = format!(
+            "getting slower: latency {} per minute since its best, within the last {}, allowed {}",
             signed_pct(r),
-            secs(settings.lookback)
+            secs(settings.window.saturating_mul(seg.windows as u32)),
+            pct(settings.max_rise)
         );
         f.fail(rank::TREND, text);
     }
     Trend {
-        z,
-        drift: fit.map(|f| f.0),
-        drift_noise: fit.and_then(|f| f.1),
-        rise,
+        residual,
+        residual_bound,
+        per_minute,
+        per_minute_bound,
+        falling,
+        rising,
     }
 }
 
-/// The halves agree within `tolerance` or `noise_floor`; returns `q_new / q_old - 1`.
-pub(crate) fn halves(
+/// `"12s"` (the settle point) or `"warming began"`.
+pub(crate) fn settle_text(settings: &GateSettings, seg: &Segment) -> String {
+    if seg.settle_index == 0 {
+        "warming began".to_string()
+    } else {
+        secs(settings.window.saturating_mul(seg.settle_index as u32))
+    }
+}
+
+/// After a warm-up, the segment since the settle point must span `settle_hold`: the end of a
+/// warm-up can be the flat bottom of a U (a slowdown that begins as the warm-up ends), which only
+/// time tells apart from a steady state.
+pub(crate) fn settle_hold(settings: &GateSettings, seg: &Segment, f: &mut Findings<'_>) -> bool {
+    let hold = settings.settle_hold.as_secs_f64();
+    let have = seg.windows as f64 * settings.window.as_secs_f64();
+    if !seg.warmed || have >= hold {
+        return false;
+    }
+    let text = format!(
+        "warmed at {}: watching for {} after a warm-up (have {}; gate.settle_hold)",
+        settle_text(settings, seg),
+        secs(Duration::from_secs_f64(hold)),
+        secs(Duration::from_secs_f64(have))
+    );
+    f.fail(rank::REQUESTS, text);
+    true
+}
+
+/// After a step (a tier-like drop), at least `tier_requests` completed requests before passing.
+pub(crate) fn tier_hold(
     settings: &GateSettings,
-    q_old: Option<u64>,
-    q_new: Option<u64>,
+    seg: &Segment,
+    requests: u64,
     f: &mut Findings<'_>,
-) -> Option<f64> {
-    let (o, n) = (q_old.filter(|&o| o > 0)?, q_new?);
-    let change = n as f64 / o as f64 - 1.0;
-    if change.abs() > settings.tolerance
-        && u128::from(o.abs_diff(n)) > settings.noise_floor.as_micros()
-    {
+) -> bool {
+    let Some(step) = seg.step else {
+        return false;
+    };
+    if settings.tier_requests == 0 || requests >= settings.tier_requests {
+        return false;
+    }
+    let text = format!(
+        "dropped {step:.1}x at {}: a faster JIT tier may follow, holding until {} requests (have {}; gate.tier_requests)",
+        settle_text(settings, seg),
+        thousands(settings.tier_requests),
+        thousands(requests)
+    );
+    f.fail(rank::REQUESTS, text);
+    true
+}
+
+/// The tail of the judged span's earlier and later halves agree: neither half's quantile lies
+/// beyond the other's 95% interval widened by `tolerance` (and by more than `noise_floor`). So the
+/// tolerance is the larger of the configured one and what sampling noise explains: a stationary
+/// jittery tail passes, one that still falls (or rises) by more than both does not. Returns the
+/// halves' quantiles in microseconds, and whether the tail moved.
+pub(crate) fn tail(
+    settings: &GateSettings,
+    windows: usize,
+    early: &Histogram<u64>,
+    late: &Histogram<u64>,
+    f: &mut Findings<'_>,
+) -> (Option<u64>, Option<u64>, bool) {
+    let q = settings.q();
+    let at = |h: &Histogram<u64>| (!h.is_empty()).then(|| h.value_at_quantile(q));
+    let (qe, ql) = (at(early), at(late));
+    let bounds = |h: &Histogram<u64>| {
+        interval_ranks(h.len(), q).map(|(lo, hi)| (value_at_rank(h, lo), value_at_rank(h, hi)))
+    };
+    let (Some(e), Some(l), Some((_, hi_e)), Some((_, hi_l))) =
+        (qe, ql, bounds(early), bounds(late))
+    else {
+        return (qe, ql, false);
+    };
+    let floor = settings.noise_floor.as_micros();
+    let widen = 1.0 + settings.tolerance;
+    let moved = |from: u64, to: u64, to_hi: u64| {
+        from as f64 > to_hi as f64 * widen && u128::from(from.abs_diff(to)) > floor
+    };
+    let (falling, rising) = (moved(e, l, hi_l), moved(l, e, hi_e));
+    if falling || rising {
         let text = format!(
-            "{} changed {} between halves ({} -> {}), allowed {} or {}",
+            "{} {} between the halves of the last {} ({} -> {}), beyond the 95% interval and {} or {}",
             f.label,
-            signed_pct(change),
-            ms_of(o),
-            ms_of(n),
+            if falling { "still falling" } else { "rising" },
+            secs(settings.window.saturating_mul(windows as u32)),
+            ms_of(e),
+            ms_of(l),
             pct(settings.tolerance),
             dur_ms(settings.noise_floor)
         );
         f.fail(rank::CHANGE, text);
     }
-    Some(change)
+    (qe, ql, falling || rising)
 }
 
-/// Both halves hold `min_samples` latency samples (or there are none at all).
-pub(crate) fn samples(settings: &GateSettings, old: u64, new: u64, f: &mut Findings<'_>) {
-    if old + new == 0 {
-        let text = "no samples in the lookback (no traffic reached this endpoint)";
+/// The judged span holds `min_samples` latency samples (or there are none at all).
+pub(crate) fn samples(settings: &GateSettings, n: u64, f: &mut Findings<'_>) {
+    if n == 0 {
+        let text = "no samples (no traffic reached this endpoint)";
         f.fail(rank::SAMPLES, text.to_string());
-        return;
-    }
-    let (short, half) = if new <= old {
-        (new, "new")
-    } else {
-        (old, "old")
-    };
-    if short < settings.min_samples {
+    } else if n < settings.min_samples {
         let text = format!(
-            "{} samples in the {half} half, need {}",
-            thousands(short),
+            "{} samples since the settle point, need {}",
+            thousands(n),
             thousands(settings.min_samples)
         );
         f.fail(rank::SAMPLES, text);
     }
 }
 
-/// The new half's distribution-free 95% interval for the quantile lies within `+/- interval`
+/// The judged span's distribution-free 95% interval for the quantile lies within `+/- interval`
 /// of its estimate; returns the interval in microseconds.
 pub(crate) fn precision(
     settings: &GateSettings,
@@ -239,7 +303,7 @@ pub(crate) fn precision(
     let est = q_new?.max(1);
     let Some((lo, hi)) = interval else {
         let text = format!(
-            "{} not precise enough: {} samples in the new half give no 95% interval",
+            "{} not precise enough: {} samples give no 95% interval",
             f.label,
             thousands(new.len())
         );

@@ -1,11 +1,12 @@
 //! One evaluation: judges each endpoint and the generator over the remembered windows, and says
 //! why in human one-liners with their numbers.
 
-use super::checks;
+use super::checks::{self, Trend};
 use super::format::{dur_ms, ms, pct, secs};
-use super::history::{History, MIN_HISTORY_LOOKBACKS};
+use super::history::History;
+use super::segment::{Segment, MIN_WINDOWS};
 use super::settings::GateSettings;
-use super::EndpointVerdict;
+use super::{Class, EndpointVerdict};
 
 /// A reason with its importance: lower `rank` comes first in the verdict.
 #[derive(Debug, Clone)]
@@ -24,17 +25,17 @@ pub(crate) mod rank {
     pub const ERRORS: u8 = 1;
     /// The quantile is above its absolute ceiling.
     pub const CEILING: u8 = 2;
-    /// The quantile is still moving (trend test or slope).
+    /// The level is still falling or rising (residual slowness or rise).
     pub const TREND: u8 = 3;
-    /// The halves disagree.
+    /// The tail moved between the halves of the judged span.
     pub const CHANGE: u8 = 4;
     /// Not enough samples (or none at all).
     pub const SAMPLES: u8 = 5;
     /// The new half's interval is too wide.
     pub const PRECISION: u8 = 6;
-    /// Not enough requests since warming began.
+    /// Not enough requests since warming began (or the tier hold).
     pub const REQUESTS: u8 = 7;
-    /// The lookback is not full yet.
+    /// Too few windows yet.
     pub const LOOKBACK: u8 = 8;
 }
 
@@ -49,32 +50,15 @@ fn us_to_ms(us: u64) -> f64 {
     round(us as f64 / 1000.0, 3)
 }
 
-/// The reason shared by every endpoint while the lookback fills, if it is not full.
-pub(crate) fn lookback_reason(settings: &GateSettings, history: &History) -> Option<Reason> {
-    let need = settings.lookback_windows();
-    (!history.is_full()).then(|| Reason {
+/// The reason shared by every endpoint while fewer than [`MIN_WINDOWS`] windows are in, if so.
+pub(crate) fn collecting_reason(settings: &GateSettings, history: &History) -> Option<Reason> {
+    let have = history.len();
+    (have < MIN_WINDOWS).then(|| Reason {
         rank: rank::LOOKBACK,
         text: format!(
-            "lookback {} of {} windows ({} of {})",
-            history.len(),
-            need,
-            secs(settings.window.saturating_mul(history.len() as u32)),
-            secs(settings.lookback)
-        ),
-    })
-}
-
-/// The reason shared by every endpoint until the history is long enough for the rise check
-/// ([`MIN_HISTORY_LOOKBACKS`] lookbacks), if it is not.
-pub(crate) fn history_reason(settings: &GateSettings, history: &History) -> Option<Reason> {
-    let need = settings.lookback_windows() * MIN_HISTORY_LOOKBACKS;
-    let have = history.horizon_len();
-    (history.is_full() && have < need).then(|| Reason {
-        rank: rank::LOOKBACK,
-        text: format!(
-            "history {} of {} needed to rule out a slow rise",
+            "collecting: {have} of {MIN_WINDOWS} windows ({} of {})",
             secs(settings.window.saturating_mul(have as u32)),
-            secs(settings.window.saturating_mul(need as u32))
+            secs(settings.window.saturating_mul(MIN_WINDOWS as u32))
         ),
     })
 }
@@ -90,11 +74,16 @@ fn cap_note(late: u64) -> String {
     }
 }
 
-/// Judges the generator over every remembered window: rate and schedule lag, worst window shown.
-pub(crate) fn judge_generator(settings: &GateSettings, history: &History) -> Vec<Reason> {
+/// Judges the generator over the newest `span` windows (those the endpoints are judged on): rate
+/// and schedule lag, worst window shown. Windows where it starved must not pass for stable ones.
+pub(crate) fn judge_generator(
+    settings: &GateSettings,
+    history: &History,
+    span: usize,
+) -> Vec<Reason> {
     let mut reasons = Vec::new();
     let starved = history
-        .windows()
+        .recent(span)
         .map(|w| w.generator)
         .filter(|g| g.target_rate > 0.0)
         .map(|g| (g.achieved_rate / g.target_rate, g))
@@ -115,7 +104,7 @@ pub(crate) fn judge_generator(settings: &GateSettings, history: &History) -> Vec
         }
     }
     let worst_lag = history
-        .windows()
+        .recent(span)
         .map(|w| w.generator.lag_p99_us)
         .max()
         .unwrap_or(0);
@@ -126,38 +115,53 @@ pub(crate) fn judge_generator(settings: &GateSettings, history: &History) -> Vec
                 "generator: schedule lag p99 {} > {}{}",
                 ms(worst_lag as f64 / 1000.0),
                 dur_ms(settings.max_lag),
-                cap_note(history.windows().map(|w| w.generator.late).sum())
+                cap_note(history.recent(span).map(|w| w.generator.late).sum())
             ),
         });
     }
     reasons
 }
 
-/// Judges endpoint `index` named `name`. `shared` is the lookback (or history) reason,
-/// repeated in the endpoint's own reasons but returned only once by the caller.
+/// Judges endpoint `index` named `name` on its segment since the settle point (`seg`, `None`
+/// while too few windows have samples). `shared` is the collecting reason, repeated in the
+/// endpoint's own reasons but returned only once by the caller.
 pub(crate) fn judge_endpoint(
     settings: &GateSettings,
     history: &History,
     index: usize,
     name: &str,
+    seg: Option<&Segment>,
     shared: Option<&Reason>,
 ) -> (EndpointVerdict, Vec<Reason>) {
     let q = settings.q();
     let mut f = Findings::new(name, settings.quantile_label());
-    let (old, new) = history.merged_halves(index);
-    let q_old = (!old.is_empty()).then(|| old.value_at_quantile(q));
-    let q_new = (!new.is_empty()).then(|| new.value_at_quantile(q));
+    // The judged span: the segment's windows, at most the lookback's histograms.
+    let span = seg
+        .map_or(history.held(), |s| s.windows)
+        .min(history.held());
+    let (early, late) = history.merged_halves(index, span);
+    let mut all = early.clone();
+    // Same bounds (loadgen's constructor): `add` cannot fail.
+    let _ = all.add(&late);
+    let q_all = (!all.is_empty()).then(|| all.value_at_quantile(q));
 
-    let error_rate = checks::errors(settings, history, index, &mut f);
+    let error_rate = checks::errors(settings, history.recent(span), index, &mut f);
     let ceiling = settings.ceiling(name);
-    checks::ceiling(ceiling, q_new, &mut f);
-    let trend = checks::trend(settings, history, index, old.len() + new.len() > 0, &mut f);
-    let change = checks::halves(settings, q_old, q_new, &mut f);
-    checks::samples(settings, old.len(), new.len(), &mut f);
-    let interval = checks::precision(settings, &new, q_new, &mut f);
+    checks::ceiling(ceiling, q_all, &mut f);
+    let trend = seg.map(|s| checks::trend(settings, s, &mut f));
+    if seg.is_none() && !all.is_empty() && shared.is_none() {
+        let text = format!("{} windows with samples, need {MIN_WINDOWS}", span);
+        f.fail(rank::SAMPLES, text);
+    }
+    let (q_early, q_late, tail_moved) = checks::tail(settings, span, &early, &late, &mut f);
+    checks::samples(settings, all.len(), &mut f);
+    let interval = checks::precision(settings, &all, q_all, &mut f);
     let requests = history.requests(index);
+    let held = seg.is_some_and(|s| checks::tier_hold(settings, s, requests, &mut f))
+        | seg.is_some_and(|s| checks::settle_hold(settings, s, &mut f));
     checks::requests(settings, requests, &mut f);
 
+    let class = classify(seg, trend.as_ref(), tail_moved, held, settings.tolerance);
     let mut own = f.reasons;
     let pass = own.is_empty() && shared.is_none();
     own.sort_by_key(|r| r.rank);
@@ -165,25 +169,53 @@ pub(crate) fn judge_endpoint(
     if let Some(s) = shared {
         texts.push(s.text.clone());
     }
+    let window_s = settings.window.as_secs_f64();
     let verdict = EndpointVerdict {
         name: name.to_string(),
         pass,
+        class,
         reasons: texts,
-        samples_old: old.len(),
-        samples_new: new.len(),
-        q_old_ms: q_old.map(us_to_ms),
-        q_new_ms: q_new.map(us_to_ms),
+        settle_s: seg.map(|s| round(s.settle_index as f64 * window_s, 3)),
+        step: seg.and_then(|s| s.step).map(|x| round(x, 2)),
+        judged_s: round(span as f64 * window_s, 3),
+        samples: all.len(),
+        q_ms: q_all.map(us_to_ms),
         interval_ms: interval.map(|(lo, hi)| [us_to_ms(lo), us_to_ms(hi)]),
-        change: change.map(|c| round(c, 4)),
-        trend_z: trend.z.map(|z| round(z, 3)),
-        drift: trend.drift.map(|d| round(d, 4)),
-        drift_noise: trend.drift_noise.map(|d| round(d, 4)),
-        rise: trend.rise.map(|r| round(r, 4)),
+        q_early_ms: q_early.map(us_to_ms),
+        q_late_ms: q_late.map(us_to_ms),
+        residual: trend.map(|t| round(t.residual, 4)),
+        residual_bound: trend.map(|t| round(t.residual_bound, 4)),
+        rise_per_minute: trend.map(|t| round(t.per_minute, 4)),
+        rise_bound: trend.map(|t| round(t.per_minute_bound, 4)),
         error_rate: round(error_rate, 5),
         requests,
         ceiling_ms: ceiling.map(|c| round(c.as_secs_f64() * 1000.0, 3)),
     };
     (verdict, own)
+}
+
+/// The endpoint's class (after warmup_stats' classes, read online): see [`Class`].
+fn classify(
+    seg: Option<&Segment>,
+    trend: Option<&Trend>,
+    tail_moved: bool,
+    held: bool,
+    tolerance: f64,
+) -> Class {
+    let (Some(seg), Some(trend)) = (seg, trend) else {
+        return Class::Collecting;
+    };
+    if trend.rising {
+        Class::Slowdown
+    } else if held || (trend.falling && trend.residual_bound > tolerance) {
+        Class::Warming
+    } else if tail_moved {
+        Class::NoSteadyState
+    } else if seg.warmed {
+        Class::Warmed
+    } else {
+        Class::Flat
+    }
 }
 
 /// One endpoint's failed checks, each prefixed with its name.

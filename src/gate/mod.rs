@@ -1,52 +1,56 @@
 //! The statistical verdict: decides from window snapshots whether every endpoint is warm.
 //!
 //! Pure code: no I/O, no clock, no async. The agent feeds one [`loadgen::Snapshot`] per window
-//! to [`Gate::observe`] and gets a [`Verdict`] back. The criterion (the statistics behind it:
-//! docs/FACTS.md, "Quantile statistics" and "Steady-state detection"), per endpoint, over the last
-//! `lookback` windows split into an old and a new half:
-//! - the lookback is full and both halves hold `min_samples` latency samples;
-//! - the new half's distribution-free 95% interval for the quantile (order statistics of rank
-//!   `nq -/+ 1.96 sqrt(nq(1-q))`) lies within `+/- interval` of its estimate;
-//! - `|q_new/q_old - 1| <= tolerance` or `|q_new - q_old| <= noise_floor`;
-//! - no trend: Mann-Kendall `|z| < trend_z` on the per-window log quantiles, and the Theil-Sen
-//!   slope projected over the lookback changes the quantile by less than `max_drift`, unless the
-//!   slope lies within its 95% half-width of zero (its noise: the scatter of the per-window log
-//!   quantiles, from successive differences). At 100 rps per endpoint a flat app's point
-//!   estimate passes 10% in a quarter to half of all evaluations (docs/DESIGN.md, "Trend checks
-//!   and noise");
-//! - no rise over a longer horizon: the Theil-Sen slope of the per-window log quantiles over up
-//!   to 3 lookbacks, projected over one lookback, stays below `max_drift` (one-sided: a warm-up
-//!   only falls), and no evaluation passes before 2 lookbacks of history (130 s to ready by
-//!   default, flat apps included). This is our addition to the composite above: alone, that
-//!   opened on a +20%/min drift in 9 of 10 simulated 10-minute runs at 500 rps (one lookback's
-//!   per-window p99s cannot tell it from noise); with it, 0 of 40 (`benches/gate_sim.rs`);
-//! - error rate over the lookback `<= max_error_rate`; `q_new <= ceiling` (if any); at least
+//! to [`Gate::observe`] and gets a [`Verdict`] back. The question it answers per endpoint: **is
+//! the app still getting faster, and how much slower than its steady state would users find it if
+//! it opened now?** (docs/DESIGN.md, "The gate"; the statistics: docs/FACTS.md, "Quantile
+//! statistics" and "Steady-state detection"):
+//! - each window is reduced to a low-noise **level**: the trimmed mean of log latency (p10 to
+//!   p90) and its standard error, from the window's own spread;
+//! - the **settle point**: from the newest windows backwards, the segment grows while the window
+//!   before it is within noise of the segment's level, and stops at two windows in a row clearly
+//!   above it (the warm-up). Everything since is judged: confidence grows with time;
+//! - **residual slowness**: the level's weighted least-squares slope since the settle point,
+//!   projected over `horizon`: how much faster the app would still get at its current pace. Its
+//!   one-sided `confidence` upper bound must be within `tolerance`;
+//! - **no rise**: the slope's upper bound (one standard error) stays below `max_rise` per
+//!   minute: an app getting slower is degrading, not warming;
+//! - **the tail**: over the segment (at most `lookback` of histograms), the quantile of each half
+//!   lies within the other half's 95% order-statistic interval widened by `tolerance` (or
+//!   `noise_floor`): the tolerance is the larger of the configured one and what sampling noise
+//!   explains, so a stationary jittery tail passes and a falling one does not; the span's
+//!   interval lies within `+/- interval` of its estimate, with at least `min_samples` samples;
+//! - **tier hold**: a warm-up that ended in a step (the median dropped 1.5x or more at once, as
+//!   JIT tiers do) may be a plateau before the next tier: at least `tier_requests` requests first;
+//! - error rate over the span `<= max_error_rate`; the quantile `<= ceiling` (if any); at least
 //!   `min_requests` completed since the gate was created or reset;
 //!
-//! and the generator kept its schedule in every window of the lookback (achieved rate
-//! `>= min_rate_ratio` x target, p99 schedule lag `<= max_lag`): windows where it starved must
-//! not pass for stable ones. `ready` needs `consecutive` passing evaluations in a row.
+//! and the generator kept its schedule in every judged window (achieved rate `>= min_rate_ratio`
+//! x target, p99 schedule lag `<= max_lag`): windows where it starved must not pass for stable
+//! ones. `ready` needs `consecutive` passing evaluations in a row. Each endpoint is also given a
+//! [`Class`]: `flat`, `warmed` (with the settle point), `warming`, `slowdown`, `no steady state`.
 //!
 //! Memory: one latency histogram per endpoint per window of the lookback (about 20 KiB each),
-//! plus one number per endpoint per window over 3 lookbacks. Each evaluation merges the lookback's
-//! histograms into two halves and makes a few quantile look-ups per endpoint: no per-sample work.
+//! plus a few numbers per endpoint per window over 10 lookbacks. Each evaluation merges the
+//! span's histograms into two halves and fits a line through a few dozen numbers.
 //!
 //! An endpoint that receives no traffic at all (weight 0) fails with "no samples": the gate never
 //! vouches for latency it has not measured. Give it a weight or leave it out of the gate.
 //!
 //! # Layout
 //! - [`settings`]: [`GateSettings`], the criterion's numbers.
-//! - [`stats`]: order-statistic interval ranks, Mann-Kendall, Theil-Sen, noise scale and slope
-//!   half-width.
+//! - [`stats`]: order-statistic interval ranks, the normal quantile, robust helpers.
 //! - [`synth`]: seeded synthetic snapshots (lognormal latency times a warm-up curve) for tests
 //!   and benchmarks.
-//! - private: `history` (the bounded window memory), `judge` (one evaluation, reasons and their
-//!   ranks, the generator), `checks` (each per-endpoint check), `format` (numbers in reasons).
+//! - private: `history` (the bounded window memory and per-window levels), `segment` (settle
+//!   point, slope, step), `judge` (one evaluation, reasons and their ranks, the generator, the
+//!   class), `checks` (each per-endpoint check), `format` (numbers in reasons).
 
 mod checks;
 mod format;
 mod history;
 mod judge;
+mod segment;
 pub mod settings;
 pub mod stats;
 pub mod synth;
@@ -56,7 +60,7 @@ use serde::Serialize;
 pub use settings::{EndpointSpec, GateSettings};
 
 use history::{History, WindowRecord};
-use judge::{history_reason, judge_endpoint, judge_generator, lookback_reason};
+use judge::{collecting_reason, judge_endpoint, judge_generator};
 
 /// Judges window after window; remembers only the lookback and the streak.
 #[derive(Debug, Clone)]
@@ -84,6 +88,49 @@ pub struct Verdict {
     pub endpoints: Vec<EndpointVerdict>,
 }
 
+/// What an endpoint's latency is doing, after the classes of Barrett et al.'s warmup_stats,
+/// read online (at each evaluation, from the segment since the settle point).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Too few windows with samples to say.
+    Collecting,
+    /// No warm-up seen: the level has been steady since warming began.
+    Flat,
+    /// A warm-up was seen and has ended at the settle point.
+    Warmed,
+    /// Still getting faster (the level falls beyond its noise), or holding after a tier-like step.
+    Warming,
+    /// Getting slower: the level rises by `max_rise` per minute or more.
+    Slowdown,
+    /// The level is steady but the tail still moves between the halves of the judged span.
+    NoSteadyState,
+}
+
+impl Class {
+    /// Every class, for metrics (one series per class).
+    pub const ALL: [Class; 6] = [
+        Class::Collecting,
+        Class::Flat,
+        Class::Warmed,
+        Class::Warming,
+        Class::Slowdown,
+        Class::NoSteadyState,
+    ];
+
+    /// The snake_case name used in JSON and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Collecting => "collecting",
+            Class::Flat => "flat",
+            Class::Warmed => "warmed",
+            Class::Warming => "warming",
+            Class::Slowdown => "slowdown",
+            Class::NoSteadyState => "no_steady_state",
+        }
+    }
+}
+
 /// One endpoint's numbers and reasons in one evaluation. Latencies in milliseconds; `None` where
 /// a number is undefined (no samples, too few windows, too few samples for an interval).
 #[derive(Debug, Clone, Serialize)]
@@ -92,35 +139,37 @@ pub struct EndpointVerdict {
     pub name: String,
     /// Every criterion held for this endpoint (the generator is judged separately).
     pub pass: bool,
+    /// What the latency is doing.
+    pub class: Class,
     /// Why not, most important first (prefixed with the name); empty when `pass`.
     pub reasons: Vec<String>,
-    /// Latency samples in the old half of the lookback.
-    pub samples_old: u64,
-    /// Latency samples in the new half of the lookback.
-    pub samples_new: u64,
-    /// The quantile over the old half.
-    pub q_old_ms: Option<f64>,
-    /// The quantile over the new half.
-    pub q_new_ms: Option<f64>,
-    /// The new half's 95% order-statistic interval for the quantile.
+    /// Seconds since warming began at which the judged segment starts: the settle point (0 when
+    /// no warm-up was seen).
+    pub settle_s: Option<f64>,
+    /// The warm-up ended in a step: the median dropped by this factor at once.
+    pub step: Option<f64>,
+    /// Seconds of histograms judged for the tail (the segment, at most the lookback).
+    pub judged_s: f64,
+    /// Latency samples in the judged span.
+    pub samples: u64,
+    /// The quantile over the judged span.
+    pub q_ms: Option<f64>,
+    /// Its 95% order-statistic interval.
     pub interval_ms: Option<[f64; 2]>,
-    /// `q_new / q_old - 1`.
-    pub change: Option<f64>,
-    /// Mann-Kendall z of the per-window log quantiles (negative = falling).
-    pub trend_z: Option<f64>,
-    /// Theil-Sen slope projected over the lookback, as a relative change (-0.25 = 25% faster).
-    pub drift: Option<f64>,
-    /// How far `drift` can be off by sampling noise alone: the slope's 95% half-width for the
-    /// scatter of the per-window log quantiles (estimated from successive differences),
-    /// projected the same way. A drift fails only when it reaches `max_drift` and is at least
-    /// this far from zero.
-    pub drift_noise: Option<f64>,
-    /// Theil-Sen slope over the long horizon (up to 3 lookbacks of per-window quantiles),
-    /// projected over one lookback; `None` until the horizon is longer than the lookback.
-    /// Only a rise fails (>= `max_drift`): it catches drifts and slowdowns too slow for one
-    /// lookback to tell from noise, and a warm-up never rises.
-    pub rise: Option<f64>,
-    /// Non-ok outcomes / completed requests over the lookback (0 without requests).
+    /// The quantile over the span's earlier half.
+    pub q_early_ms: Option<f64>,
+    /// The quantile over the span's later half.
+    pub q_late_ms: Option<f64>,
+    /// Residual slowness: how much faster the app would still get over `horizon` at its current
+    /// pace (0.04 = users would find it 4% slower than it will be).
+    pub residual: Option<f64>,
+    /// Its one-sided `confidence` upper bound (the gate compares this with `tolerance`).
+    pub residual_bound: Option<f64>,
+    /// The level's change per minute since the settle point (-0.2 = 20% faster each minute).
+    pub rise_per_minute: Option<f64>,
+    /// Its upper bound at one standard error (compared with `max_rise`).
+    pub rise_bound: Option<f64>,
+    /// Non-ok outcomes / completed requests over the judged span (0 without requests).
     pub error_rate: f64,
     /// Completed requests since the gate was created or reset.
     pub requests: u64,
@@ -142,7 +191,7 @@ impl Gate {
 
     /// Adds one window and evaluates. Keeps only the windows the lookback needs (bounded memory).
     pub fn observe(&mut self, snapshot: &loadgen::Snapshot) -> Verdict {
-        let record = WindowRecord::from_snapshot(snapshot, &self.endpoints, self.settings.q());
+        let record = WindowRecord::from_snapshot(snapshot, &self.endpoints);
         self.history.push(record);
         self.evaluate()
     }
@@ -165,16 +214,30 @@ impl Gate {
 
     /// Judges the remembered windows and moves the streak.
     fn evaluate(&mut self) -> Verdict {
-        let shared = lookback_reason(&self.settings, &self.history)
-            .or_else(|| history_reason(&self.settings, &self.history));
-        let mut reasons = judge_generator(&self.settings, &self.history);
+        let shared = collecting_reason(&self.settings, &self.history);
+        let segments: Vec<Option<segment::Segment>> = (0..self.endpoints.len())
+            .map(|i| segment::find(&self.history, i))
+            .collect();
+        // The generator is judged on every window any endpoint is judged on.
+        let span = segments
+            .iter()
+            .map(|s| s.map_or(segment::MIN_WINDOWS, |s| s.windows))
+            .max()
+            .unwrap_or(segment::MIN_WINDOWS);
+        let mut reasons = judge_generator(&self.settings, &self.history, span);
         if let Some(s) = &shared {
             reasons.push(s.clone());
         }
         let mut endpoints = Vec::with_capacity(self.endpoints.len());
         for (index, name) in self.endpoints.iter().enumerate() {
-            let (verdict, own) =
-                judge_endpoint(&self.settings, &self.history, index, name, shared.as_ref());
+            let (verdict, own) = judge_endpoint(
+                &self.settings,
+                &self.history,
+                index,
+                name,
+                segments[index].as_ref(),
+                shared.as_ref(),
+            );
             endpoints.push(verdict);
             reasons.extend(own);
         }
@@ -212,7 +275,7 @@ impl Verdict {
             let qs: Vec<String> = self
                 .endpoints
                 .iter()
-                .filter_map(|e| e.q_new_ms.map(|q| format!("{} {}", e.name, format::ms(q))))
+                .filter_map(|e| e.q_ms.map(|q| format!("{} {}", e.name, format::ms(q))))
                 .collect();
             format!(
                 "ready: stable for {} evaluations in a row ({})",

@@ -21,28 +21,46 @@ pub struct GateSettings {
     /// Length of one window (converts `lookback` into a number of windows).
     #[serde(with = "serde_text")]
     pub window: Duration,
-    /// How far back each evaluation looks; split into an old and a new half.
+    /// Most history the tail is judged over: the histograms of the newest windows since the
+    /// settle point, up to this long, are kept (bounded memory) and merged for the quantile.
     #[serde(with = "serde_text")]
     pub lookback: Duration,
     /// Passing evaluations in a row needed for `ready`.
     pub consecutive: u32,
-    /// Allowed relative change of the quantile between the halves.
+    /// Largest residual slowness allowed at opening (the upper bound of how much faster the app
+    /// would still get over `horizon` at its current pace), and largest change of the quantile
+    /// between the two halves of the judged span beyond what sampling explains.
     pub tolerance: f64,
-    /// ... or this absolute change.
+    /// ... or this absolute change of the quantile.
     #[serde(with = "serde_text")]
     pub noise_floor: Duration,
-    /// The new half's 95% interval must lie within +/- this fraction of its estimate.
+    /// The judged span's 95% interval for the quantile must lie within +/- this fraction of its
+    /// estimate.
     pub interval: f64,
-    /// Mann-Kendall |z| on the per-window log quantiles must stay below this.
-    pub trend_z: f64,
-    /// Theil-Sen slope projected over the lookback must stay below this relative change.
-    pub max_drift: f64,
+    /// One-sided confidence of the residual slowness bound (0.95: the app is at most
+    /// `tolerance` slower than steady with 95% confidence).
+    pub confidence: f64,
+    /// How far ahead the residual slowness is projected at the current pace of improvement.
+    #[serde(with = "serde_text")]
+    pub horizon: Duration,
+    /// Largest rise of the latency level per minute allowed since the settle point (its upper
+    /// bound at one standard error): a rising app is degrading, not warming.
+    pub max_rise: f64,
     /// Largest allowed share of non-ok outcomes over the lookback.
     pub max_error_rate: f64,
     /// Latency samples needed in each half of the lookback, per endpoint.
     pub min_samples: u64,
     /// Completed requests needed per endpoint since the gate was created or reset.
     pub min_requests: u64,
+    /// After a warm-up that ended in a step (a JIT tier-like drop), requests needed per endpoint
+    /// since the gate was created or reset before it may pass: the next tier may still come
+    /// (HotSpot's C2 thresholds are thousands to ~10k invocations). 0 turns the hold off.
+    pub tier_requests: u64,
+    /// After a warm-up, how long the latency must have held since the settle point before it
+    /// may pass: the end of a warm-up can be the flat bottom of a U (a slowdown starting as the
+    /// warm-up ends), and only time tells the two apart.
+    #[serde(with = "serde_text")]
+    pub settle_hold: Duration,
     /// Achieved / target rate needed in every window of the lookback.
     pub min_rate_ratio: f64,
     /// Largest p99 schedule lag allowed in every window of the lookback.
@@ -74,11 +92,14 @@ impl Default for GateSettings {
             tolerance: 0.10,
             noise_floor: Duration::from_millis(1),
             interval: 0.15,
-            trend_z: 1.96,
-            max_drift: 0.10,
+            confidence: 0.95,
+            horizon: Duration::from_secs(30),
+            max_rise: 0.05,
             max_error_rate: 0.01,
             min_samples: 2000,
             min_requests: 0,
+            tier_requests: 12_000,
+            settle_hold: Duration::from_secs(45),
             min_rate_ratio: 0.95,
             max_lag: Duration::from_millis(50),
             endpoints: Vec::new(),
@@ -113,6 +134,27 @@ impl GateSettings {
             self.quantile.clamp(1e-6, 1.0 - 1e-6)
         } else {
             0.99
+        }
+    }
+
+    /// z of the one-sided `confidence` bound (1.645 at 0.95); confidence is clamped into
+    /// [0.5, 0.9999].
+    pub(crate) fn z(&self) -> f64 {
+        let c = if self.confidence.is_finite() {
+            self.confidence.clamp(0.5, 0.9999)
+        } else {
+            0.95
+        };
+        loadgen::sim::truth::inverse_normal(c)
+    }
+
+    /// Windows per minute and per `horizon`, as factors from a per-window slope.
+    pub(crate) fn per_window(&self, span: Duration) -> f64 {
+        let w = self.window.as_secs_f64();
+        if w > 0.0 {
+            span.as_secs_f64() / w
+        } else {
+            0.0
         }
     }
 

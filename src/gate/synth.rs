@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use loadgen::model::{Curve, Noise, Profile};
+use loadgen::model::{Curve, Noise, Profile, JITTERY};
+use loadgen::sim::pauses::{delay_by_pauses, gc_pauses, STALL_AFTER_S, STALL_S};
 use loadgen::snapshot::MAX_TRACKABLE_US;
 use loadgen::{EndpointWindow, Outcome, Snapshot};
 
@@ -118,6 +119,12 @@ impl Synth {
                 // Request k is due at k / rate: those due in [start, end).
                 let (first, last) = ((start * e.rate).ceil() as u64, (end * e.rate).ceil() as u64);
                 let median_us = e.median.as_secs_f64() * 1e6;
+                let jittery = e.curve.profile == Profile::Jittery;
+                let sigma = if jittery {
+                    e.sigma.max(JITTERY.sigma_min)
+                } else {
+                    e.sigma
+                };
                 for k in first..last {
                     let t = k as f64 / e.rate;
                     let in_error_window = e.curve.is_error_window(t);
@@ -126,7 +133,20 @@ impl Synth {
                     } else {
                         e.curve.multiplier(e.counted(k), t)
                     };
-                    let us = median_us * self.noise.lognormal(e.sigma) * factor;
+                    let mut us = median_us * self.noise.lognormal(sigma) * factor;
+                    if jittery {
+                        us *= JITTERY.hiccup(&mut self.noise);
+                    }
+                    // Stop-the-world pauses and bursts, as `loadgen sim` applies them.
+                    let paused = |pauses: &mut dyn Iterator<Item = (f64, f64)>| {
+                        (delay_by_pauses(t, t + us / 1e6, pauses) - t) * 1e6
+                    };
+                    us = match e.curve.profile {
+                        Profile::Gc => paused(&mut gc_pauses(t)),
+                        Profile::Stall => paused(&mut std::iter::once((STALL_AFTER_S, STALL_S))),
+                        Profile::Jittery => paused(&mut JITTERY.bursts(t)),
+                        _ => us,
+                    };
                     let us = (us.round() as u64).clamp(1, MAX_TRACKABLE_US);
                     win.latency.saturating_record(us);
                     win.service.saturating_record(us);

@@ -39,6 +39,8 @@ pub const DRIFT_SECONDS: f64 = 300.0;
 pub const SLOWDOWN_AT: f64 = 8000.0;
 /// `slowdown`: requests per e-fold of the degradation (speed 1): +65% a minute at 200 rps.
 pub const SLOWDOWN_REQUESTS: f64 = 24_000.0;
+/// `creep`: seconds per e-fold of latency (speed 1): 60 / ln 1.1, +10% a minute, forever.
+pub const CREEP_SECONDS: f64 = 629.524_102_471_993;
 /// `errors`: seconds of 503 answers after start (speed 1).
 pub const ERRORS_SECONDS: f64 = 20.0;
 
@@ -78,6 +80,8 @@ pub struct Curve {
     pub slowdown_requests: f64,
     /// Seconds of 503 answers after start (`errors`).
     pub errors_seconds: f64,
+    /// Seconds per e-fold of latency growth (`creep`).
+    pub creep_seconds: f64,
 }
 
 impl Curve {
@@ -101,6 +105,7 @@ impl Curve {
             slowdown_at: SLOWDOWN_AT / speed,
             slowdown_requests: SLOWDOWN_REQUESTS / speed,
             errors_seconds: ERRORS_SECONDS / speed,
+            creep_seconds: CREEP_SECONDS / speed,
         }
     }
 
@@ -160,7 +165,8 @@ impl Curve {
         let n = n as f64;
         let jit = 1.0 + self.jit_excess * (-n / self.jit_requests).exp();
         match self.profile {
-            Profile::Flat | Profile::Gc | Profile::Stall => 1.0,
+            Profile::Flat | Profile::Gc | Profile::Stall | Profile::Jittery => 1.0,
+            Profile::Creep => (t.max(0.0) / self.creep_seconds).exp(),
             Profile::Jit | Profile::Errors => jit,
             Profile::Tiered if n < self.tiered_c1_at => TIERED_INTERP,
             Profile::Tiered if n < self.tiered_c2_at => TIERED_C1,
@@ -186,7 +192,7 @@ impl Curve {
             .ceil()
             .max(0.0);
         match self.profile {
-            Profile::Flat | Profile::Gc | Profile::Stall => Some(SettleAfter {
+            Profile::Flat | Profile::Gc | Profile::Stall | Profile::Jittery => Some(SettleAfter {
                 requests: Some(0),
                 seconds: None,
             }),
@@ -209,7 +215,7 @@ impl Curve {
                 requests: Some(jit_n as u64),
                 seconds: Some(self.errors_seconds),
             }),
-            Profile::Drift | Profile::Slowdown => None,
+            Profile::Drift | Profile::Slowdown | Profile::Creep => None,
         }
     }
 
@@ -266,6 +272,13 @@ mod tests {
     }
 
     #[test]
+    fn creep_is_ten_percent_a_minute() {
+        let c = Curve::new(Profile::Creep, 1.0);
+        assert!((c.multiplier(0, 60.0) - 1.1).abs() < 1e-9);
+        assert!((c.multiplier(0, 240.0) - 1.1f64.powi(4)).abs() < 1e-9);
+    }
+
+    #[test]
     fn growth_stays_finite() {
         let c = Curve::new(Profile::Drift, 1.0);
         assert_eq!(c.multiplier(0, 1e9), MAX_MULTIPLIER);
@@ -273,7 +286,7 @@ mod tests {
 
     #[test]
     fn never_settling_profiles_grow() {
-        for p in [Profile::Drift, Profile::Slowdown] {
+        for p in [Profile::Drift, Profile::Slowdown, Profile::Creep] {
             let c = Curve::new(p, 1.0);
             assert!(c.settle_after().is_none());
             assert!(

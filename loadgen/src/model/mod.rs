@@ -12,9 +12,11 @@
 //! - [`noise`]: the seeded lognormal and uniform draws ([`Noise`]).
 
 pub mod curve;
+pub mod jitter;
 pub mod noise;
 pub mod profile;
 
 pub use curve::{Curve, SettleAfter};
+pub use jitter::{Jitter, JITTERY};
 pub use noise::Noise;
 pub use profile::Profile;

@@ -30,6 +30,11 @@ impl Noise {
         (sigma * self.normal()).exp()
     }
 
+    /// A uniform draw in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        self.rng.random::<f64>()
+    }
+
     /// True with probability `p`. Draws nothing when `p <= 0`, so a zero error rate leaves the
     /// latency stream as it would be without errors.
     pub fn chance(&mut self, p: f64) -> bool {

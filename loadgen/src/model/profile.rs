@@ -27,11 +27,16 @@ pub enum Profile {
     Errors,
     /// No warm-up, with one 1 s stall starting 2 s after the first request.
     Stall,
+    /// Never settles: the whole distribution creeps up gently, +10% a minute.
+    Creep,
+    /// Warm from the start with a jittery heavy tail: a wide lognormal body (sigma at least
+    /// 1), rare hiccups of 3-10x, and short bursts of queueing (see [`super::jitter`]).
+    Jittery,
 }
 
 impl Profile {
     /// Every profile, in documentation order.
-    pub const ALL: [Profile; 9] = [
+    pub const ALL: [Profile; 11] = [
         Profile::Flat,
         Profile::Jit,
         Profile::Tiered,
@@ -41,6 +46,8 @@ impl Profile {
         Profile::Slowdown,
         Profile::Errors,
         Profile::Stall,
+        Profile::Creep,
+        Profile::Jittery,
     ];
 
     /// The profile's name as the command line spells it.
@@ -55,6 +62,8 @@ impl Profile {
             Profile::Slowdown => "slowdown",
             Profile::Errors => "errors",
             Profile::Stall => "stall",
+            Profile::Creep => "creep",
+            Profile::Jittery => "jittery",
         }
     }
 }

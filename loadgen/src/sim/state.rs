@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::pauses::{self, STALL_AFTER_S, STALL_S};
 use super::{Curve, Profile, Tuning};
-use crate::model::Noise;
+use crate::model::{Noise, JITTERY};
 
 /// At most this many distinct paths warm on their own; the rest share one state.
 pub const MAX_PATHS: usize = 64;
@@ -85,7 +85,16 @@ impl State {
         if self.first_request_s.is_none() {
             self.first_request_s = Some(t);
         }
-        let base_s = tuning.base_ms * self.noise.lognormal(tuning.sigma) / 1000.0;
+        let jittery = curve.profile == Profile::Jittery;
+        let sigma = if jittery {
+            tuning.sigma.max(JITTERY.sigma_min)
+        } else {
+            tuning.sigma
+        };
+        let mut base_s = tuning.base_ms * self.noise.lognormal(sigma) / 1000.0;
+        if jittery {
+            base_s *= JITTERY.hiccup(&mut self.noise);
+        }
         let failed = self.noise.chance(tuning.error_rate);
         let stall = self.stall_window();
         let counts = self.counts(path);
@@ -104,6 +113,7 @@ impl State {
         let done = match curve.profile {
             Profile::Gc => pauses::delay_by_pauses(t, t + latency_s, pauses::gc_pauses(t)),
             Profile::Stall => pauses::delay_by_pauses(t, t + latency_s, stall.into_iter()),
+            Profile::Jittery => pauses::delay_by_pauses(t, t + latency_s, JITTERY.bursts(t)),
             _ => t + latency_s,
         };
         Admission {

@@ -13,9 +13,15 @@ const Z99: f64 = 2.326_347_874_040_841;
 /// Steady-state latency percentiles in milliseconds, `(p50, p99)`, of successful requests once
 /// the curve's multiplier is 1. Closed form for a lognormal; for `gc`, where pauses add to the
 /// tail, a deterministic quadrature over the pause phase and the latency quantiles.
-/// For `drift` and `slowdown`, which never settle, this is the best (multiplier 1) latency.
+/// For `drift`, `slowdown` and `creep`, which never settle, this is the best (multiplier 1)
+/// latency; for `jittery`, the body's lognormal alone (hiccups and bursts add to the real tail).
 pub fn steady_percentiles(profile: Profile, tuning: &Tuning) -> (f64, f64) {
-    let lognormal = |z: f64| tuning.base_ms * (tuning.sigma * z).exp();
+    let sigma = if profile == Profile::Jittery {
+        tuning.sigma.max(crate::model::JITTERY.sigma_min)
+    } else {
+        tuning.sigma
+    };
+    let lognormal = |z: f64| tuning.base_ms * (sigma * z).exp();
     if profile != Profile::Gc {
         return (lognormal(Z50), lognormal(Z99));
     }
