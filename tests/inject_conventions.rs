@@ -378,3 +378,31 @@ fn uninject_refuses_a_workload_injected_without_a_record() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_pod_made_from_an_injected_template_is_left_as_it_is() {
+    // What the webhook sees when a Deployment injected by the CLI creates its Pods.
+    let input = ROLLOUT
+        .replace("kind: Rollout", "kind: Deployment")
+        .replace("argoproj.io/v1alpha1", "apps/v1")
+        .replace(
+            "  strategy: {canary: {steps: [{setWeight: 20}]}}\n",
+            "  progressDeadlineSeconds: 300\n",
+        );
+    let docs =
+        parse_documents(&inject_str(&input, &Options::default()).expect("inject")).expect("parse");
+    assert!(docs[0]["spec"]["progressDeadlineSeconds"].as_u64() > Some(300));
+    let template = &docs[0]["spec"]["template"];
+    let mut pod = yaml_serde::Mapping::new();
+    pod.insert("apiVersion".into(), "v1".into());
+    pod.insert("kind".into(), "Pod".into());
+    pod.insert("metadata".into(), template["metadata"].clone());
+    pod.insert("spec".into(), template["spec"].clone());
+    let pod = render_documents(&[Value::Mapping(pod)]).expect("render");
+    let again = inject_str(&pod, &Options::default()).expect("inject the pod");
+    assert_eq!(
+        parse_documents(&again).expect("parse"),
+        parse_documents(&pod).expect("parse")
+    );
+    assert!(!again.contains("progressDeadlineSeconds"), "{again}");
+}

@@ -109,6 +109,17 @@ pub fn has_record(doc: &Value, path: &[&str]) -> bool {
         .is_some_and(|a| a.contains_key(ANN_ORIGINAL))
 }
 
+/// The record on the pod template at `path`, if there is one and it reads.
+pub fn record(doc: &Value, path: &[&str]) -> Option<Original> {
+    let text = path
+        .iter()
+        .try_fold(doc, |node, key| node.get(*key))
+        .and_then(annotations_of)?
+        .get(ANN_ORIGINAL)?
+        .as_str()?;
+    serde_json::from_str(text).ok()
+}
+
 /// Quotes every non-string `warmgate.io/*` value of `anns` (the API server refuses them).
 fn quote(anns: &mut Mapping, workload: bool, out: &mut Vec<Unquoted>) {
     for (k, v) in anns.iter_mut() {
@@ -189,9 +200,16 @@ pub fn raise_progress_deadline(doc: &mut Value, startup_budget_s: u64) -> Option
     Some(Deadline { had })
 }
 
-/// Takes warmgate out of the pod template at `path` and puts back what the record says.
+/// Takes warmgate out of the pod template at `path` and puts back what the record says;
+/// `spec.progressDeadlineSeconds` only where the kind has one (`deadline`): a Pod made from
+/// an injected Deployment's template carries the Deployment's record.
 /// Fails (naming the annotation) when the record is unreadable or does not fit the spec.
-pub fn uninject(doc: &mut Value, path: &[&str], dref: &DocRef) -> Result<(), InjectError> {
+pub fn uninject(
+    doc: &mut Value,
+    path: &[&str],
+    dref: &DocRef,
+    deadline: bool,
+) -> Result<(), InjectError> {
     let field = ann_field(path);
     let err = |m: String| InjectError::field(dref, &field, m);
     let template = template_mut(doc, path).ok_or_else(|| err("missing pod template".into()))?;
@@ -226,7 +244,7 @@ pub fn uninject(doc: &mut Value, path: &[&str], dref: &DocRef) -> Result<(), Inj
             unquote(anns, &original, true);
         }
     }
-    if let Some(d) = &original.deadline {
+    if let Some(d) = original.deadline.as_ref().filter(|_| deadline) {
         if let Some(spec) = doc.get_mut("spec").and_then(Value::as_mapping_mut) {
             match &d.had {
                 Some(v) => spec.insert(Value::from("progressDeadlineSeconds"), v.clone()),

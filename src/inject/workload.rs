@@ -230,6 +230,9 @@ fn inject_workload(
         .ok_or_else(missing)?;
     let was_injected = pod::is_injected(spec);
     let mut image = opts.image.clone();
+    // A Pod made from an injected Deployment's template carries the Deployment's deadline
+    // record: kept as it is, so the Pod comes out unchanged.
+    let old = restore::record(doc, w.template);
     if was_injected {
         // Re-injecting is uninject + inject: a new --image, new annotations or a newer
         // warmgate all take effect, and an unchanged request gives back the same document.
@@ -240,7 +243,7 @@ fn inject_workload(
             )));
         }
         image = image.or_else(|| warmgate_image(spec));
-        restore::uninject(doc, w.template, dref)?;
+        restore::uninject(doc, w.template, dref, w.progress_deadline)?;
     }
     let spec = get_path_mut(doc, w.template)
         .and_then(|t| t.get_mut("spec"))
@@ -265,6 +268,13 @@ fn inject_workload(
     let mut original = Original::new(&replaced);
     if w.progress_deadline {
         original.deadline = restore::raise_progress_deadline(doc, replaced.startup_budget_s);
+    } else {
+        original.deadline = old.as_ref().and_then(|r| r.deadline.clone());
+    }
+    if w.template.is_empty() {
+        // Likewise the workload's own quoted annotations, which a Pod does not have.
+        let outer = old.iter().flat_map(|r| &r.unquoted).filter(|u| u.workload);
+        original.unquoted.extend(outer.cloned());
     }
     restore::mark(doc, w.template, original, dref)?;
     Ok(if !was_injected {
@@ -310,7 +320,7 @@ fn uninject_workload(doc: &mut Value, w: &Workload, dref: &DocRef) -> Result<Out
         .and_then(Value::as_mapping)
         .is_some_and(pod::is_injected);
     if restore::has_record(doc, w.template) {
-        restore::uninject(doc, w.template, dref)?;
+        restore::uninject(doc, w.template, dref, w.progress_deadline)?;
         return Ok(Outcome::Uninjected);
     }
     if injected {
