@@ -427,3 +427,32 @@ fn a_rotated_certificate_is_picked_up_without_a_restart() {
     let (_, patched) = mutate(&new, hook.port, "uid-rotated", &shapes()[0].1);
     assert!(patched);
 }
+
+#[test]
+fn an_unreadable_or_mismatched_pair_exits_2_naming_the_file_not_its_contents() {
+    let dir = TempDir::new("webhook-badcert");
+    make_certs(&dir.0, "a");
+    make_certs(&dir.0, "b");
+    let key = std::fs::read_to_string(dir.0.join("a-key.pem")).expect("key");
+    for (cert, key_file, names) in [
+        ("missing.pem", "a-key.pem", "missing.pem"),
+        ("a-cert.pem", "a-cert.pem", "a-cert.pem"),
+        ("a-cert.pem", "b-key.pem", "do not match"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_warmgate"))
+            .args(["webhook", "--listen", "127.0.0.1:0"])
+            .arg("--tls-cert")
+            .arg(dir.0.join(cert))
+            .arg("--tls-key")
+            .arg(dir.0.join(key_file))
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cert}/{key_file}: {err}");
+        assert!(err.contains(names), "{cert}/{key_file}: {err}");
+        assert!(
+            !err.contains(key.lines().nth(1).unwrap_or("-")),
+            "key material in: {err}"
+        );
+    }
+}
