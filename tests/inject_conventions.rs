@@ -406,3 +406,26 @@ fn a_pod_made_from_an_injected_template_is_left_as_it_is() {
     );
     assert!(!again.contains("progressDeadlineSeconds"), "{again}");
 }
+
+#[test]
+fn a_workload_injected_with_all_is_updated_by_image_alone() {
+    let input = std::fs::read_to_string(repo().join("tests/fixtures/inject/unannotated.yaml"))
+        .expect("fixture");
+    let all = Options {
+        all: true,
+        ..Options::default()
+    };
+    let once = inject_str(&input, &all).expect("inject --all");
+    let out = warmgate(&["inject", "--image", "registry.local/warmgate:3"], &once);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let docs = parse_documents(&text(&out.stdout)).expect("parse");
+    for doc in &docs {
+        let wg = warmgate_of(doc).expect("still injected");
+        assert_eq!(
+            wg["image"].as_str(),
+            Some("registry.local/warmgate:3"),
+            "{:?}",
+            doc["kind"]
+        );
+    }
+}

@@ -206,7 +206,10 @@ fn inject_workload(
         "metadata.annotations".to_string(),
         dotted(w.template, "metadata.annotations"),
     ];
-    let mut req: Request = annotations::parse(&layers(doc, w, &prefixes), opts.all, dref)?;
+    // A workload injected before (with --all) counts as opted in unless it opts out, so
+    // `--image` alone updates it.
+    let all = opts.all || restore::has_record(doc, w.template);
+    let mut req: Request = annotations::parse(&layers(doc, w, &prefixes), all, dref)?;
     if !req.inject {
         let why = if req.explicit {
             "opted out (warmgate.io/inject: \"false\")"
