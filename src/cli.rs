@@ -1,4 +1,4 @@
-//! The `warmgate` command line: `run`, `check`, `demo`, `inject`. Parses and dispatches; the
+//! The `warmgate` command line: `run`, `check`, `demo`, `inject`, `uninject`, `webhook`. Parses and dispatches; the
 //! lifecycle itself is [`crate::sidecar`]'s.
 
 use std::path::PathBuf;
@@ -39,6 +39,10 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
     /// Add warmgate to Kubernetes manifests.
     Inject(crate::inject::InjectArgs),
+    /// Take warmgate out of injected manifests, restoring the original probes.
+    Uninject(crate::inject::UninjectArgs),
+    /// Serve the mutating admission webhook that injects warmgate into new Pods.
+    Webhook(crate::webhook::WebhookArgs),
 }
 
 /// Parses the command line and runs it. Returns the process exit code.
@@ -59,6 +63,8 @@ pub fn main() -> i32 {
         Command::Check { config } => check(config),
         Command::Demo(args) => crate::demo::main(args),
         Command::Inject(args) => crate::inject::run(args),
+        Command::Uninject(args) => crate::inject::run_uninject(args),
+        Command::Webhook(args) => crate::webhook::run(args),
     }
 }
 

@@ -17,7 +17,8 @@
 //! - [`sidecar`]: the lifecycle: settings -> [`sidecar::Sidecar::spawn`] -> drain on SIGTERM;
 //!   the runtime, the log set-up, the stop signal.
 //! - [`demo`]: `warmgate demo`, the sidecar against an in-process simulated cold app.
-//! - [`inject`]: adds warmgate to Kubernetes manifests.
+//! - [`inject`]: adds warmgate to Kubernetes manifests, and takes it out.
+//! - [`webhook`]: the mutating admission webhook, running inject on each new Pod.
 //! - [`cli`]: the `warmgate` command line: parses and dispatches.
 
 pub mod agent;
@@ -33,3 +34,4 @@ pub mod phase;
 pub mod server;
 pub mod sidecar;
 pub mod state;
+pub mod webhook;

@@ -161,6 +161,16 @@ fn only_the_injected_parts_change() {
         for key in ["readinessProbe", "startupProbe"] {
             cs[0].as_mapping_mut().expect("container").shift_remove(key);
         }
+        // The marker and the record of what was replaced (for uninject), and the rollout's
+        // progress deadline raised to the startup budget.
+        let meta = d["spec"]["template"]["metadata"]
+            .as_mapping_mut()
+            .expect("metadata");
+        meta.shift_remove("annotations");
+        d["spec"]
+            .as_mapping_mut()
+            .expect("spec")
+            .shift_remove("progressDeadlineSeconds");
         d
     };
     assert_eq!(strip(&before[0]), strip(&after[0]));
@@ -397,8 +407,8 @@ fn other_impossible_requests_are_refused() {
             deployment("", "      - {name: a, image: a, ports: [{containerPort: 80}, {name: mgmt, containerPort: 81}], readinessProbe: {httpGet: {path: /r, port: mgmt}}}\n"),
             "readinessProbe.httpGet.port",
         ),
-        // Unquoted annotation value.
-        (deployment(", warmgate.io/rate: 100", "      - {name: a, image: a, ports: [{containerPort: 80}]}\n"), "warmgate.io/rate"),
+        // An annotation value that is not even a scalar (a YAML `true` or `100` is read as text).
+        (deployment(", warmgate.io/rate: [100]", "      - {name: a, image: a, ports: [{containerPort: 80}]}\n"), "warmgate.io/rate"),
     ];
     for (input, field) in cases {
         let errors = inject_str(&input, &Options::default()).expect_err(field).0;

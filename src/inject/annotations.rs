@@ -1,5 +1,7 @@
 //! Reads the `warmgate.io/*` annotations of a workload into a checked [`Request`].
 
+use std::collections::BTreeMap;
+
 use yaml_serde::{Mapping, Value};
 
 use super::error::{DocRef, InjectError};
@@ -15,11 +17,28 @@ pub const ANN_PORT: &str = "warmgate.io/port";
 /// Name of the app container (default: the first container).
 pub const ANN_CONTAINER: &str = "warmgate.io/container";
 
+/// Marker written at injection: the warmgate version that injected the pod spec.
+pub const ANN_VERSION: &str = "warmgate.io/injected-version";
+/// What injection replaced, as JSON, so `warmgate uninject` restores it exactly.
+pub const ANN_ORIGINAL: &str = "warmgate.io/original";
+
+/// One mapping of annotations and where it sits in the document, e.g.
+/// `spec.template.metadata.annotations`.
+#[derive(Debug, Clone, Copy)]
+pub struct Layer<'a> {
+    /// Dotted path of the mapping inside the document.
+    pub prefix: &'a str,
+    /// The annotations.
+    pub map: &'a Mapping,
+}
+
 /// What a workload's annotations ask for, checked but not yet resolved against its pod spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// Whether the workload is to be injected (annotation, or `--all` without an opt-out).
     pub inject: bool,
+    /// The opt-in came from an annotation, not from `--all`.
+    pub explicit: bool,
     /// Paths to warm, each starting with `/`; `["/"]` when not annotated.
     pub paths: Vec<String>,
     /// Requests per second, when annotated (else warmgate's default applies).
@@ -28,83 +47,121 @@ pub struct Request {
     pub port: Option<String>,
     /// The annotated app container name.
     pub container: Option<String>,
+    /// `key -> dotted path` of each `warmgate.io/*` annotation read, for error messages.
+    pub fields: BTreeMap<String, String>,
 }
 
-fn field(key: &str) -> String {
-    format!("metadata.annotations.{key}")
+impl Request {
+    /// The dotted path of annotation `key`: where it was read, else under `default_prefix`.
+    pub fn field(&self, key: &str, default_prefix: &str) -> String {
+        self.fields
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| format!("{default_prefix}.{key}"))
+    }
 }
 
-/// Reads one annotation as a string. Kubernetes annotation values are strings; a YAML
-/// `true` or `200` without quotes would be rejected by the API server, so say so here.
-fn get_str<'a>(
-    anns: Option<&'a Mapping>,
+/// Reads one annotation as text from the last layer that has it (the pod template's wins
+/// over the workload's: it is what the pod, and so the webhook, sees). Kubernetes annotation
+/// values are strings, but `helm --set key=true` writes a YAML `true`: booleans and numbers
+/// are read as the text they stand for (injection writes them back quoted).
+fn get_str(
+    layers: &[Layer<'_>],
     key: &str,
     doc: &DocRef,
-) -> Result<Option<&'a str>, InjectError> {
-    let Some(value) = anns.and_then(|a| a.get(key)) else {
+    fields: &mut BTreeMap<String, String>,
+) -> Result<Option<String>, InjectError> {
+    let Some((layer, value)) = layers
+        .iter()
+        .rev()
+        .find_map(|l| l.map.get(key).map(|v| (l, v)))
+    else {
         return Ok(None);
     };
-    match value {
-        Value::String(s) => Ok(Some(s.as_str())),
-        Value::Null => Ok(None),
-        _ => Err(InjectError::field(
+    let field = format!("{}.{key}", layer.prefix);
+    fields.insert(key.to_string(), field.clone());
+    match scalar_text(value) {
+        Some(text) => Ok(Some(text)),
+        None if value.is_null() => Ok(None),
+        None => Err(InjectError::field(
             doc,
-            field(key),
+            field,
             "annotation values must be strings: quote the value",
         )),
     }
 }
 
-/// Parses the annotations of a workload. `all` is the `--all` flag.
-pub fn parse(anns: Option<&Mapping>, all: bool, doc: &DocRef) -> Result<Request, InjectError> {
-    let inject = match get_str(anns, ANN_INJECT, doc)?.map(str::trim) {
-        None => all,
-        Some("true") => true,
-        Some("false") => false,
+/// The text a scalar annotation value stands for; `None` for null, lists and mappings.
+pub fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses the annotations of a workload, outermost layer first. `all` is the `--all` flag.
+pub fn parse(layers: &[Layer<'_>], all: bool, doc: &DocRef) -> Result<Request, InjectError> {
+    let mut fields = BTreeMap::new();
+    let opt = get_str(layers, ANN_INJECT, doc, &mut fields)?;
+    let (inject, explicit) = match opt.as_deref().map(str::trim) {
+        None => (all, false),
+        Some("true") => (true, true),
+        Some("false") => (false, true),
         Some(other) => {
             return Err(InjectError::field(
                 doc,
-                field(ANN_INJECT),
+                fields[ANN_INJECT].clone(),
                 format!("expected \"true\" or \"false\", got {other:?}"),
             ))
         }
     };
     let mut request = Request {
         inject,
+        explicit,
         paths: vec!["/".to_string()],
         rate: None,
         port: None,
         container: None,
+        fields,
     };
     if !inject {
         return Ok(request);
     }
-    if let Some(raw) = get_str(anns, ANN_ENDPOINTS, doc)? {
-        request.paths =
-            parse_paths(raw).map_err(|m| InjectError::field(doc, field(ANN_ENDPOINTS), m))?;
+    let mut fields = std::mem::take(&mut request.fields);
+    if let Some(raw) = get_str(layers, ANN_ENDPOINTS, doc, &mut fields)? {
+        request.paths = parse_paths(&raw)
+            .map_err(|m| InjectError::field(doc, fields[ANN_ENDPOINTS].clone(), m))?;
     }
-    if let Some(raw) = get_str(anns, ANN_RATE, doc)? {
-        request.rate =
-            Some(parse_rate(raw).map_err(|m| InjectError::field(doc, field(ANN_RATE), m))?);
+    if let Some(raw) = get_str(layers, ANN_RATE, doc, &mut fields)? {
+        request.rate = Some(
+            parse_rate(&raw).map_err(|m| InjectError::field(doc, fields[ANN_RATE].clone(), m))?,
+        );
     }
-    if let Some(raw) = get_str(anns, ANN_PORT, doc)? {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err(InjectError::field(doc, field(ANN_PORT), "empty port"));
-        }
-        request.port = Some(raw.to_string());
-    }
-    if let Some(raw) = get_str(anns, ANN_CONTAINER, doc)? {
+    if let Some(raw) = get_str(layers, ANN_PORT, doc, &mut fields)? {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(InjectError::field(
                 doc,
-                field(ANN_CONTAINER),
+                fields[ANN_PORT].clone(),
+                "empty port",
+            ));
+        }
+        request.port = Some(raw.to_string());
+    }
+    if let Some(raw) = get_str(layers, ANN_CONTAINER, doc, &mut fields)? {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(InjectError::field(
+                doc,
+                fields[ANN_CONTAINER].clone(),
                 "empty container name",
             ));
         }
         request.container = Some(raw.to_string());
     }
+    request.fields = fields;
     Ok(request)
 }
 
@@ -204,7 +261,7 @@ mod tests {
             (ANN_PORT, "http"),
             (ANN_CONTAINER, "app"),
         ]);
-        let r = parse(Some(&a), false, &doc()).expect("valid annotations");
+        let r = parse(&layer(&a), false, &doc()).expect("valid annotations");
         assert!(r.inject);
         assert_eq!(r.paths, vec!["/", "/api/items"]);
         assert_eq!(r.rate, Some(150.0));
@@ -215,9 +272,9 @@ mod tests {
     #[test]
     fn all_flag_respects_explicit_opt_out() {
         let out = anns(&[(ANN_INJECT, "false")]);
-        assert!(!parse(Some(&out), true, &doc()).expect("valid").inject);
-        assert!(parse(None, true, &doc()).expect("valid").inject);
-        assert!(!parse(None, false, &doc()).expect("valid").inject);
+        assert!(!parse(&layer(&out), true, &doc()).expect("valid").inject);
+        assert!(parse(&[], true, &doc()).expect("valid").inject);
+        assert!(!parse(&[], false, &doc()).expect("valid").inject);
     }
 
     #[test]
@@ -231,17 +288,51 @@ mod tests {
             (ANN_INJECT, "yes"),
         ] {
             let a = anns(&[(ANN_INJECT, "true"), (key, value)]);
-            let e = parse(Some(&a), false, &doc()).expect_err("must be refused");
+            let e = parse(&layer(&a), false, &doc()).expect_err("must be refused");
             assert!(e.to_string().contains(key), "{e}");
         }
     }
 
+    fn layer(m: &Mapping) -> [Layer<'_>; 1] {
+        [Layer {
+            prefix: "metadata.annotations",
+            map: m,
+        }]
+    }
+
     #[test]
-    fn unquoted_annotation_is_refused() {
+    fn helm_set_booleans_and_numbers_read_as_their_text_lists_do_not() {
         let mut a = Mapping::new();
         a.insert(Value::from(ANN_INJECT), Value::Bool(true));
-        let e = parse(Some(&a), false, &doc()).expect_err("bool is not a string");
+        a.insert(Value::from(ANN_RATE), Value::from(150));
+        let r = parse(&layer(&a), false, &doc()).expect("scalars are read as text");
+        assert!(r.inject && r.explicit);
+        assert_eq!(r.rate, Some(150.0));
+        a.insert(Value::from(ANN_RATE), Value::Sequence(vec![Value::from(1)]));
+        let e = parse(&layer(&a), false, &doc()).expect_err("a list is not a value");
         assert!(e.to_string().contains("quote"), "{e}");
+    }
+
+    #[test]
+    fn the_pod_template_layer_wins_and_errors_name_it() {
+        let outer = anns(&[(ANN_INJECT, "false"), (ANN_RATE, "100")]);
+        let inner = anns(&[(ANN_INJECT, "true"), (ANN_RATE, "fast")]);
+        let layers = [
+            Layer {
+                prefix: "metadata.annotations",
+                map: &outer,
+            },
+            Layer {
+                prefix: "spec.template.metadata.annotations",
+                map: &inner,
+            },
+        ];
+        let e = parse(&layers, false, &doc()).expect_err("inner rate is bad");
+        assert!(
+            e.to_string()
+                .contains("spec.template.metadata.annotations.warmgate.io/rate"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::time::Duration;
 use yaml_serde::{Mapping, Value};
 
 use crate::config::{
-    self, ConfigFile, EndpointSection, GateSection, Problem, TargetSection, TrafficSection,
+    self, ConfigFile, EndpointSection, GateSection, LogFormat, LogSection, Problem, TargetSection,
+    TrafficSection,
 };
 
 /// Slack on top of wait + deadline so the kubelet never gives up before warmgate decides.
@@ -31,6 +32,8 @@ pub struct InlineConfig {
     pub endpoints: Vec<(String, String)>,
     /// `traffic.rate`, when annotated.
     pub rate: Option<f64>,
+    /// `log.format: json`: what cluster log collectors parse (injected pods always set it).
+    pub json_logs: bool,
 }
 
 fn map(pairs: Vec<(&str, Value)>) -> Value {
@@ -83,6 +86,14 @@ impl InlineConfig {
                 deadline: self.deadline,
                 ..GateSection::default()
             },
+            log: LogSection {
+                format: if self.json_logs {
+                    LogFormat::Json
+                } else {
+                    LogFormat::Text
+                },
+                ..LogSection::default()
+            },
             ..ConfigFile::default()
         }
     }
@@ -115,10 +126,14 @@ impl InlineConfig {
                 ])
             })
             .collect();
-        let mut top = vec![
+        let mut top = Vec::new();
+        if self.json_logs {
+            top.push(("log", map(vec![("format", Value::from("json"))])));
+        }
+        top.extend([
             ("target", map(target)),
             ("endpoints", Value::Sequence(endpoints)),
-        ];
+        ]);
         if let Some(rate) = self.rate {
             top.push(("traffic", map(vec![("rate", number(rate))])));
         }
@@ -147,6 +162,7 @@ mod tests {
             deadline: DEFAULT_DEADLINE,
             endpoints: vec![("root".into(), "/".into())],
             rate: Some(200.0),
+            json_logs: true,
         }
     }
 
@@ -168,6 +184,7 @@ mod tests {
         assert_eq!(v["endpoints"][0]["path"].as_str(), Some("/"));
         assert_eq!(v["traffic"]["rate"].as_u64(), Some(200));
         assert_eq!(v["gate"]["deadline"].as_str(), Some("600s"));
+        assert_eq!(v["log"]["format"].as_str(), Some("json"));
     }
 
     #[test]
@@ -178,6 +195,7 @@ mod tests {
                 insecure_tls: true,
                 readiness_path: None,
                 rate: None,
+                json_logs: false,
                 endpoints: vec![("a".into(), "/a".into()), ("b".into(), "/b".into())],
                 ..inline()
             },

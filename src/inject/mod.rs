@@ -1,15 +1,22 @@
-//! `warmgate inject`: adds warmgate to Kubernetes workloads in multi-document YAML.
+//! `warmgate inject` and `warmgate uninject`: add warmgate to Kubernetes workloads in
+//! multi-document YAML, and take it out again. The admission webhook ([`crate::webhook`])
+//! runs the same code on each Pod.
 //!
-//! Every Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob and Pod annotated
-//! `warmgate.io/inject: "true"` (or every one with `--all`, except those annotated `"false"`)
-//! gets the warmgate container, its configuration inline in `WARMGATE_CONFIG_YAML`, and the app's
-//! readiness and startup probes pointed at warmgate's `/readyz` and `/startupz`. Re-injecting
-//! changes nothing; other documents and unknown fields come out with the same content.
-//! Any problem anywhere means no output at all and exit code 2.
+//! Every Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod, Argo `Rollout`
+//! and Knative `Service` annotated `warmgate.io/inject: "true"` (on the workload or on its pod
+//! template; or every one with `--all`, except those annotated `"false"`) gets the warmgate
+//! container, its configuration inline in `WARMGATE_CONFIG_YAML`, and the app's readiness and
+//! startup probes pointed at warmgate's `/readyz` and `/startupz`. Pods that run to completion
+//! get warmgate as a native sidecar. What was replaced is kept in `warmgate.io/original`, so
+//! re-injecting (a new `--image`, a newer warmgate) and uninjecting are exact. Other documents
+//! and unknown fields come out with the same content. One line per workload goes to stderr;
+//! any problem anywhere means no output at all and exit code 2.
 //!
 //! # Layout
 //! - `annotations`: the `warmgate.io/*` annotations, checked.
-//! - `workload`: where each kind keeps its pod spec.
+//! - `workload`: where each kind keeps its pod template; inject or uninject one document.
+//! - `restore`: the `warmgate.io/original` record, and uninject.
+//! - `report`: the one line per workload on stderr.
 //! - `pod`: injects one pod spec, step by step (select, port, probes, budget, check, render).
 //! - `ports`: the app's port, and warmgate's own still free.
 //! - `probes`: what the app's own probes say (readiness path and scheme, startup budget).
@@ -24,6 +31,8 @@ mod inline;
 mod pod;
 mod ports;
 mod probes;
+mod report;
+mod restore;
 mod workload;
 
 use std::io::{Read, Write};
@@ -31,11 +40,15 @@ use std::io::{Read, Write};
 use serde::Deserialize;
 use yaml_serde::Value;
 
-pub use annotations::{ANN_CONTAINER, ANN_ENDPOINTS, ANN_INJECT, ANN_PORT, ANN_RATE};
+pub use annotations::{
+    ANN_CONTAINER, ANN_ENDPOINTS, ANN_INJECT, ANN_ORIGINAL, ANN_PORT, ANN_RATE, ANN_VERSION,
+};
 pub use container::{Layout, CONFIG_ENV, CONTAINER_NAME, DEFAULT_IMAGE, PORT, PORT_NAME};
 pub use error::{DocRef, InjectError, InjectErrors};
 pub use inline::{InlineConfig, STARTUP_MARGIN_S, STARTUP_PERIOD_S};
-pub use workload::WORKLOADS;
+pub use report::{Outcome, Report};
+pub use restore::DEFAULT_PROGRESS_DEADLINE_S;
+pub use workload::{Action, Workload, WORKLOADS};
 
 /// Command-line arguments of `warmgate inject`.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,9 +64,22 @@ pub struct InjectArgs {
     /// >= 1.29) instead of a regular container. Jobs and CronJobs always get this layout.
     #[arg(long)]
     pub native_sidecar: bool,
-    /// The warmgate image to use.
-    #[arg(long, default_value = DEFAULT_IMAGE)]
-    pub image: String,
+    /// The warmgate image to use [default: the one already injected, else
+    /// `ghcr.io/warmgate/warmgate:VERSION`]. On an injected workload it updates the image.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// The app's port (a number or a port name) for workloads without `warmgate.io/port`:
+    /// what a container that declares no containerPort needs.
+    #[arg(long)]
+    pub port: Option<String>,
+}
+
+/// Command-line arguments of `warmgate uninject`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UninjectArgs {
+    /// Manifest file to read; `-` reads standard input.
+    #[arg(short = 'f', long = "filename", default_value = "-")]
+    pub file: String,
 }
 
 /// What to inject, independent of where the YAML comes from.
@@ -61,10 +87,14 @@ pub struct InjectArgs {
 pub struct Options {
     /// Inject every workload without an explicit opt-out.
     pub all: bool,
-    /// Inject as a native sidecar (Jobs and CronJobs always are).
+    /// Inject as a native sidecar (pods that run to completion always are).
     pub native_sidecar: bool,
-    /// The warmgate image.
-    pub image: String,
+    /// The warmgate image; `None` keeps the injected one, else uses `default_image`.
+    pub image: Option<String>,
+    /// The image for workloads not injected yet when `image` is `None`.
+    pub default_image: String,
+    /// The app's port where no `warmgate.io/port` annotation names one.
+    pub port: Option<String>,
 }
 
 impl Default for Options {
@@ -72,7 +102,9 @@ impl Default for Options {
         Options {
             all: false,
             native_sidecar: false,
-            image: DEFAULT_IMAGE.to_string(),
+            image: None,
+            default_image: DEFAULT_IMAGE.to_string(),
+            port: None,
         }
     }
 }
@@ -110,20 +142,29 @@ pub fn render_documents(docs: &[Value]) -> Result<String, InjectError> {
     Ok(out)
 }
 
-/// Injects warmgate into every opted-in workload of `docs`. Returns how many changed, or
-/// every problem found (and then `docs` must be discarded: it may be partly changed).
-pub fn inject_documents(docs: &mut [Value], opts: &Options) -> Result<usize, InjectErrors> {
-    let mut changed = 0;
+/// Injects warmgate into every opted-in workload of `docs`. Returns one report per
+/// workload, or every problem found (and then `docs` must be discarded: it may be partly
+/// changed).
+pub fn inject_documents(docs: &mut [Value], opts: &Options) -> Result<Vec<Report>, InjectErrors> {
+    handle_documents(docs, opts, Action::Inject)
+}
+
+/// Injects or uninjects every document; see [`inject_documents`].
+pub fn handle_documents(
+    docs: &mut [Value],
+    opts: &Options,
+    action: Action,
+) -> Result<Vec<Report>, InjectErrors> {
+    let mut reports = Vec::new();
     let mut errors = Vec::new();
     for (i, doc) in docs.iter_mut().enumerate() {
-        match workload::inject_document(doc, i + 1, opts) {
-            Ok(true) => changed += 1,
-            Ok(false) => {}
+        match workload::handle(doc, i + 1, opts, action) {
+            Ok(r) => reports.extend(r),
             Err(e) => errors.push(e),
         }
     }
     if errors.is_empty() {
-        Ok(changed)
+        Ok(reports)
     } else {
         Err(InjectErrors(errors))
     }
@@ -131,9 +172,24 @@ pub fn inject_documents(docs: &mut [Value], opts: &Options) -> Result<usize, Inj
 
 /// The whole of `warmgate inject` on a string: YAML in, YAML out, or every problem found.
 pub fn inject_str(input: &str, opts: &Options) -> Result<String, InjectErrors> {
+    transform_str(input, opts, Action::Inject).map(|(out, _)| out)
+}
+
+/// The whole of `warmgate uninject` on a string: YAML in, YAML out, or every problem found.
+pub fn uninject_str(input: &str) -> Result<String, InjectErrors> {
+    transform_str(input, &Options::default(), Action::Uninject).map(|(out, _)| out)
+}
+
+/// YAML in, YAML and one report per workload out, or every problem found.
+pub fn transform_str(
+    input: &str,
+    opts: &Options,
+    action: Action,
+) -> Result<(String, Vec<Report>), InjectErrors> {
     let mut docs = parse_documents(input).map_err(|e| InjectErrors(vec![e]))?;
-    inject_documents(&mut docs, opts)?;
-    render_documents(&docs).map_err(|e| InjectErrors(vec![e]))
+    let reports = handle_documents(&mut docs, opts, action)?;
+    let out = render_documents(&docs).map_err(|e| InjectErrors(vec![e]))?;
+    Ok((out, reports))
 }
 
 fn read_input(file: &str) -> Result<String, InjectError> {
@@ -150,34 +206,56 @@ fn read_input(file: &str) -> Result<String, InjectError> {
     Ok(text)
 }
 
-/// Runs `warmgate inject`: reads the file (or stdin), writes the result to stdout.
-/// Returns the exit code: 0 on success, 2 on bad input (nothing written), 1 if stdout fails.
+/// Runs `warmgate inject`: reads the file (or stdin), writes the result to stdout and one
+/// line per workload to stderr. Returns the exit code: 0 on success, 2 on bad input (nothing
+/// written), 1 if stdout fails.
 pub fn run(args: InjectArgs) -> i32 {
     let opts = Options {
         all: args.all,
         native_sidecar: args.native_sidecar,
         image: args.image,
+        port: args.port,
+        ..Options::default()
     };
-    let result = read_input(&args.file)
+    run_action(&args.file, &opts, Action::Inject, "inject")
+}
+
+/// Runs `warmgate uninject`, like [`run`].
+pub fn run_uninject(args: UninjectArgs) -> i32 {
+    run_action(
+        &args.file,
+        &Options::default(),
+        Action::Uninject,
+        "uninject",
+    )
+}
+
+fn run_action(file: &str, opts: &Options, action: Action, verb: &str) -> i32 {
+    let result = read_input(file)
         .map_err(|e| InjectErrors(vec![e]))
-        .and_then(|text| inject_str(&text, &opts));
+        .and_then(|text| transform_str(&text, opts, action));
     match result {
-        Ok(out) => {
+        Ok((out, reports)) => {
             let mut stdout = std::io::stdout().lock();
             match stdout
                 .write_all(out.as_bytes())
                 .and_then(|()| stdout.flush())
             {
-                Ok(()) => 0,
+                Ok(()) => {
+                    for r in &reports {
+                        eprintln!("{r}");
+                    }
+                    0
+                }
                 Err(e) => {
-                    eprintln!("warmgate inject: cannot write output: {e}");
+                    eprintln!("warmgate {verb}: cannot write output: {e}");
                     1
                 }
             }
         }
         Err(errors) => {
             for e in &errors.0 {
-                eprintln!("warmgate inject: {e}");
+                eprintln!("warmgate {verb}: {e}");
             }
             2
         }

@@ -16,6 +16,10 @@ pub struct At<'a> {
     pub doc: &'a DocRef,
     /// Dotted path of the pod spec inside the document.
     pub spec_path: &'a str,
+    /// Where each annotation was read (see [`Request::field`]).
+    pub req: &'a Request,
+    /// Dotted path of the pod template's annotations, for annotations not given.
+    pub ann_prefix: &'a str,
 }
 
 impl At<'_> {
@@ -30,7 +34,7 @@ impl At<'_> {
 
     /// An error with the workload's annotation `key`.
     pub(crate) fn ann_err(&self, key: &str, message: impl Into<String>) -> InjectError {
-        InjectError::field(self.doc, format!("metadata.annotations.{key}"), message)
+        InjectError::field(self.doc, self.req.field(key, self.ann_prefix), message)
     }
 }
 
@@ -70,22 +74,72 @@ struct Changes {
     readiness: Value,
     startup: Value,
     sidecar: Value,
+    startup_budget_s: u64,
 }
 
-/// Adds warmgate to `spec`. Returns `Ok(false)` when it is already there (nothing changes).
+/// What injecting a pod spec replaced, for `warmgate uninject`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replaced {
+    /// Position of the app container in `containers`.
+    pub app_index: usize,
+    /// The app container's name.
+    pub app_name: Option<String>,
+    /// The app's readinessProbe before, if it had one.
+    pub readiness: Option<Value>,
+    /// The app's startupProbe before, if it had one.
+    pub startup: Option<Value>,
+    /// Whether `initContainers` existed before.
+    pub had_init_containers: bool,
+    /// The app's new startup budget in seconds (periodSeconds x failureThreshold).
+    pub startup_budget_s: u64,
+}
+
+/// True when the app container (annotated, else the first) declares a port, or `req` names
+/// one. An unresolvable selection counts as true: [`inject`] then reports it.
+pub fn declares_port(spec: &Mapping, req: &Request) -> bool {
+    if req.port.is_some() {
+        return true;
+    }
+    let Some(cs) = spec.get("containers").and_then(Value::as_sequence) else {
+        return true;
+    };
+    let app = match &req.container {
+        None => cs.first(),
+        Some(w) => cs.iter().find(|c| name_of(c) == Some(w.as_str())),
+    };
+    app.is_none_or(|c| {
+        c.get("ports")
+            .and_then(Value::as_sequence)
+            .is_some_and(|ps| ps.iter().any(|p| p.get("containerPort").is_some()))
+    })
+}
+
+/// Adds warmgate to `spec`, which must not hold it yet ([`is_injected`]). Returns what it
+/// replaced; on error `spec` is unchanged.
 pub fn inject(
     spec: &mut Mapping,
     req: &Request,
     image: &str,
     layout: Layout,
     at: &At<'_>,
-) -> Result<bool, InjectError> {
-    if is_injected(spec) {
-        return Ok(false);
-    }
+) -> Result<Replaced, InjectError> {
     let changes = plan(spec, req, image, layout, at)?;
+    let had_init_containers = spec.contains_key("initContainers");
+    let app = spec
+        .get("containers")
+        .and_then(Value::as_sequence)
+        .and_then(|cs| cs.get(changes.app_index));
+    let old = |key: &str| app.and_then(|a| a.get(key)).cloned();
+    let replaced = Replaced {
+        app_index: changes.app_index,
+        app_name: app.and_then(name_of).map(str::to_string),
+        readiness: old("readinessProbe"),
+        startup: old("startupProbe"),
+        had_init_containers,
+        startup_budget_s: changes.startup_budget_s,
+    };
     apply(spec, changes, layout, at)?;
-    Ok(true)
+    Ok(replaced)
 }
 
 /// Every step that reads the pod spec, up to the rendered changes; nothing is changed yet.
@@ -109,6 +163,7 @@ fn plan(
         deadline: DEFAULT_DEADLINE,
         endpoints: endpoints(&req.paths),
         rate: req.rate,
+        json_logs: true,
     };
     check(&config, &app, at)?;
     let config_yaml = config
@@ -119,6 +174,7 @@ fn plan(
         readiness: container::readiness_probe(app.readiness_probe()),
         startup: container::startup_probe(&config),
         sidecar: container::container(image, &config_yaml, layout),
+        startup_budget_s: config.startup_failure_threshold() * super::STARTUP_PERIOD_S,
     })
 }
 

@@ -64,7 +64,10 @@ pub fn app_port(req: &Request, app: &App<'_>, at: &At<'_>) -> Result<u16, Inject
                 _ => {
                     return Err(at.err(
                         format!("{}.ports", app.field),
-                        format!("the app container declares no containerPort: set {ANN_PORT}"),
+                        format!(
+                            "the app container declares no containerPort: set {ANN_PORT} \
+                             (or pass --port)"
+                        ),
                     ))
                 }
             }

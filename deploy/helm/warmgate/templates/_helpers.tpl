@@ -31,6 +31,34 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- div (add $total $w.startupPeriodSeconds -1) $w.startupPeriodSeconds -}}
 {{- end -}}
 
+{{/* progressDeadlineSeconds: the Deployment default (600), or the startup budget + 60 s. */}}
+{{- define "warmgate.progressDeadlineSeconds" -}}
+{{- $w := .Values.warmgate -}}
+{{- $budget := mul (include "warmgate.startupFailureThreshold" . | int) $w.startupPeriodSeconds -}}
+{{- max 600 (add $budget 60) -}}
+{{- end -}}
+
+{{/* Values that contradict the ones the chart derives probes from, refused by name. */}}
+{{- define "warmgate.checks" -}}
+{{- $c := .Values.warmgate.config | default dict -}}
+{{- if hasKey $c "listen" -}}
+{{- fail (printf "warmgate.config.listen=%v contradicts warmgate.port=%v, which the probes use: set warmgate.port instead" $c.listen .Values.warmgate.port) -}}
+{{- end -}}
+{{- $gate := $c.gate | default dict -}}
+{{- if hasKey $gate "deadline" -}}
+{{- fail (printf "warmgate.config.gate.deadline=%v contradicts warmgate.deadlineSeconds=%v, which sizes the startupProbe budget: set warmgate.deadlineSeconds instead" $gate.deadline .Values.warmgate.deadlineSeconds) -}}
+{{- end -}}
+{{- $target := $c.target | default dict -}}
+{{- range $key, $use := dict "wait_timeout" "warmgate.waitTimeoutSeconds" "url" "app.port" "readiness_path" "app.readinessPath" -}}
+{{- if hasKey $target $key -}}
+{{- fail (printf "warmgate.config.target.%s contradicts %s, which the chart derives it from: set %s instead" $key $use $use) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq .Values.layout "nativeSidecar") (not (semverCompare ">=1.29.0-0" .Capabilities.KubeVersion.Version)) -}}
+{{- fail (printf "layout=nativeSidecar needs Kubernetes >= 1.29 (native sidecars), this cluster is %s: the pod would stay in Init; use layout=container" .Capabilities.KubeVersion.Version) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* warmgate's configuration: what the chart sets, with .Values.warmgate.config merged over it. */}}
 {{- define "warmgate.config" -}}
 {{- $w := .Values.warmgate -}}
