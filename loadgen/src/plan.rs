@@ -1,11 +1,16 @@
 //! What to send: a [`Plan`] is checked once, at construction, and never changes during a run.
 
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, Method};
 use url::Url;
+
+use crate::recorded::RecordedRequest;
+use crate::secret::SecretFile;
+use crate::template::RequestTemplate;
 
 /// Why a [`Plan`] or [`Endpoint`] could not be built.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -74,6 +79,16 @@ pub struct Endpoint {
     /// Per-request timeout, from the actual send to the end of the body. A request that times
     /// out is recorded with latency = its schedule lag + this, and [`crate::Outcome::Timeout`].
     pub timeout: Duration,
+    /// Per-request variety: the path, header values and body rendered from variables for each
+    /// request (`None`: the request is built once and sent as is). The URL's path is then
+    /// only a stand-in; the origin is still the URL's.
+    pub template: Option<Arc<RequestTemplate>>,
+    /// Headers whose value is read from a file and re-read when it changes (checked once per
+    /// window); they win over `headers` of the same name.
+    pub secret_headers: Vec<(HeaderName, Arc<SecretFile>)>,
+    /// Recorded requests sent round-robin instead of `method`, the URL's path and `body`
+    /// (empty: none). `headers` are added to each (and win).
+    pub recorded: Vec<RecordedRequest>,
 }
 
 impl Endpoint {
@@ -89,6 +104,9 @@ impl Endpoint {
             accept: StatusSet::default(),
             expect_body: None,
             timeout: Duration::from_secs(10),
+            template: None,
+            secret_headers: Vec::new(),
+            recorded: Vec::new(),
         }
     }
 }
@@ -156,7 +174,7 @@ pub struct Plan {
     pub accept_invalid_certs: bool,
     /// `User-Agent` sent with every request.
     pub user_agent: String,
-    /// Seed for the endpoint choice (deterministic runs in tests).
+    /// Seed for the endpoint choice and the templates' draws (deterministic runs).
     pub seed: u64,
 }
 

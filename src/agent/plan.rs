@@ -21,6 +21,9 @@ pub fn plan(s: &Settings, rate: f64, ramp: bool) -> anyhow::Result<Plan> {
         ep.accept = e.expect_status.clone();
         ep.expect_body = e.expect_body.clone();
         ep.timeout = e.timeout;
+        ep.template = e.template.clone();
+        ep.secret_headers = e.secret_files.clone();
+        ep.recorded = e.recorded.clone();
         endpoints.push(ep);
     }
     let schedule = if ramp && !s.traffic.ramp.is_zero() {
@@ -41,5 +44,14 @@ pub fn plan(s: &Settings, rate: f64, ramp: bool) -> anyhow::Result<Plan> {
     plan.http = s.target.http;
     plan.accept_invalid_certs = s.target.insecure_tls;
     plan.user_agent = USER_AGENT.to_string();
+    plan.seed = s.traffic.seed.unwrap_or_else(fresh_seed);
     Ok(plan)
+}
+
+/// A seed for a run without `traffic.seed`: different on each start (clock and process id).
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ u64::from(std::process::id()).rotate_left(32)
 }

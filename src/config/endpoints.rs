@@ -2,6 +2,7 @@
 //! methods, secret headers and timeouts, one entry at a time.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
@@ -10,6 +11,8 @@ use super::limits::MAX_ENDPOINTS;
 use super::paths::check_path;
 use super::problem::{Checks, Problems, Section};
 use super::schema::EndpointSection;
+use super::values::Secret;
+use super::vars::template;
 use super::{EndpointSettings, DEFAULT_ENDPOINT_NAME};
 
 /// The endpoints `list` describes (None: the single default endpoint), recording problems.
@@ -83,7 +86,10 @@ fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> Endpoint
     if let Err(message) = check_path(&e.path) {
         c.problem("path", message);
     }
-    let name = e.name.unwrap_or_else(|| name_from_path(&e.path));
+    let name = e.name.unwrap_or_else(|| match &e.requests_file {
+        Some(file) => name_from_path(&file.file_stem().unwrap_or_default().to_string_lossy()),
+        None => name_from_path(&e.path),
+    });
     let name_ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -101,23 +107,59 @@ fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> Endpoint
             Method::GET
         });
     let mut headers = HeaderMap::new();
-    for (k, v) in e.headers {
-        match (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(&v.0),
-        ) {
-            (Ok(name), Ok(mut value)) => {
+    let mut secret_files = Vec::new();
+    for (k, v) in &e.headers {
+        let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else {
+            c.problem("headers", format!("invalid header name {k:?}"));
+            continue;
+        };
+        let at = format!("headers.{k}");
+        let text = match v {
+            Secret::Text(t) | Secret::FromEnv(t) => t,
+            Secret::File { file, prefix } => {
+                // Read now, so a missing file is a configuration error; re-read when it changes.
+                match loadgen::SecretFile::open(file, prefix.as_str()) {
+                    Ok(f) => secret_files.push((name, Arc::new(f))),
+                    Err(err) => c.problem(&at, err),
+                }
+                continue;
+            }
+            Secret::Env { env } => {
+                c.problem(&at, format!("the environment variable {env:?} is not set"));
+                continue;
+            }
+            Secret::Invalid(why) => {
+                c.problem(&at, why);
+                continue;
+            }
+        };
+        match HeaderValue::from_str(text) {
+            Ok(mut value) => {
                 value.set_sensitive(true);
                 headers.insert(name, value);
             }
             // Never echo the value: it may be a secret.
-            (Err(_), _) => c.problem("headers", format!("invalid header name {k:?}")),
-            (_, Err(_)) => c.problem(
+            Err(_) => c.problem(
                 "headers",
                 format!("header {k:?} has an invalid value (not shown)"),
             ),
         }
     }
+    let template = template(&e.vars, &e.path, &e.headers, e.body.as_deref(), &mut c);
+    let recorded = match &e.requests_file {
+        None => Vec::new(),
+        Some(_) if !e.vars.is_empty() => {
+            c.problem(
+                "requests_file",
+                "cannot be combined with vars (a recording is replayed as is)",
+            );
+            Vec::new()
+        }
+        Some(file) => loadgen::recorded::load(file).unwrap_or_else(|err| {
+            c.problem("requests_file", err);
+            Vec::new()
+        }),
+    };
     if e.timeout.is_zero() {
         c.problem("timeout", "must be longer than zero");
     }
@@ -132,5 +174,10 @@ fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> Endpoint
         expect_body: e.expect_body,
         timeout: e.timeout,
         ceiling: e.ceiling,
+        vars: e.vars,
+        template,
+        secret_files,
+        requests_file: e.requests_file,
+        recorded,
     }
 }

@@ -184,6 +184,7 @@ fn traffic(t: TrafficSection, endpoints: usize, problems: &mut Problems) -> Traf
         max_inflight: t.max_inflight,
         ramp: t.ramp,
         after_ready_rate: after,
+        seed: t.seed,
     }
 }
 

@@ -16,6 +16,8 @@
 //! Bodies are looked at in hyper's own chunks (no copy): their length against the cap, and the
 //! expected text with a streaming matcher whose state is one integer.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,15 +27,15 @@ use http_body_util::{BodyExt, Full};
 
 use crate::engine::dial::{Body, DialFailed};
 use crate::engine::pool::Pool;
+use crate::engine::render::{Rendered, Templated};
 use crate::engine::EngineError;
 use crate::outcome::Outcome;
 use crate::plan::{Endpoint, Plan, StatusSet};
 
-/// An endpoint with its request rendered once, for HTTP/1.1 (origin-form target and `Host`) and
-/// for HTTP/2 (absolute target, no `Host`); each send clones the parts (reference counts).
+/// A request rendered once, for HTTP/1.1 (origin-form target and `Host`) and for HTTP/2
+/// (absolute target, no `Host`); each send clones the parts (reference counts).
 #[derive(Debug)]
-pub(crate) struct Prepared {
-    origin: usize,
+pub(crate) struct Fixed {
     method: Method,
     h1_uri: Uri,
     h1_headers: HeaderMap,
@@ -41,11 +43,25 @@ pub(crate) struct Prepared {
     h2_headers: HeaderMap,
     body: Bytes,
     idempotent: bool,
+}
+
+/// An endpoint ready to send: its request(s) rendered once (one, or a recording's, sent
+/// round-robin), or its template and renderer; how to judge the answer.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    origin: usize,
+    variants: Vec<Fixed>,
+    /// The next recorded request (round-robin), when there are several.
+    next: AtomicUsize,
     accept: StatusSet,
     expect_body: Option<Needle>,
     /// The endpoint's timeout.
     pub(crate) timeout: Duration,
     body_cap: usize,
+    /// Set only for templated endpoints: the others keep the pre-built fast path.
+    templated: Option<Templated>,
+    /// Headers read from files, current value inserted per request (empty for most).
+    pub(crate) secrets: Vec<(http::HeaderName, Arc<crate::secret::SecretFile>)>,
 }
 
 /// How one attempt ended.
@@ -55,60 +71,124 @@ enum Attempt {
     Stale,
 }
 
-impl Prepared {
-    /// Renders `endpoint`'s request and registers its origin in `pool`. Fails on a URL, header
-    /// or user agent that cannot be sent (the error names no header value: they may be secret).
-    pub(crate) fn new(
-        pool: &mut Pool,
-        endpoint: &Endpoint,
-        plan: &Plan,
-    ) -> Result<Prepared, EngineError> {
-        let bad = |what: &str| EngineError::Client(format!("endpoint {:?}: {what}", endpoint.name));
-        let url = &endpoint.url;
-        let origin = pool.origin(url)?;
-        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
-        let host = url.host_str().ok_or_else(|| bad("no host"))?;
-        let authority = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        };
+/// What every request of an endpoint shares: where it goes and the headers added to all.
+struct Common<'a> {
+    scheme: &'a str,
+    authority: String,
+    endpoint: &'a Endpoint,
+    user_agent: &'a str,
+}
+
+impl Fixed {
+    /// Renders one request to `target` (path and query). Fails with what is wrong, never a
+    /// header value.
+    fn new(
+        c: &Common<'_>,
+        target: &str,
+        method: Method,
+        recorded: Option<&HeaderMap>,
+        body: Bytes,
+    ) -> Result<Fixed, &'static str> {
         let h1_uri: Uri = target
             .parse()
-            .map_err(|_| bad("the path is not a valid request target"))?;
+            .map_err(|_| "the path is not a valid request target")?;
         let h2_uri = Uri::builder()
-            .scheme(url.scheme())
-            .authority(authority.as_str())
+            .scheme(c.scheme)
+            .authority(c.authority.as_str())
             .path_and_query(target)
             .build()
-            .map_err(|_| bad("the URL is not a valid request target"))?;
-        // Like the general client this replaces: the endpoint's headers win over the defaults.
-        let mut h2_headers = endpoint.headers.clone();
+            .map_err(|_| "the URL is not a valid request target")?;
+        // A recording's headers, then the endpoint's (which win), then the defaults.
+        let mut h2_headers = recorded.cloned().unwrap_or_default();
+        for (name, value) in &c.endpoint.headers {
+            h2_headers.insert(name.clone(), value.clone());
+        }
         h2_headers.remove(HOST);
         if !h2_headers.contains_key(USER_AGENT) {
-            let ua = HeaderValue::from_str(&plan.user_agent)
-                .map_err(|_| bad("the user agent is not a valid header value"))?;
+            let ua = HeaderValue::from_str(c.user_agent)
+                .map_err(|_| "the user agent is not a valid header value")?;
             h2_headers.insert(USER_AGENT, ua);
         }
         if !h2_headers.contains_key(ACCEPT) {
             h2_headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         }
-        let host_value = match endpoint.headers.get(HOST) {
+        let host_value = match c.endpoint.headers.get(HOST) {
             Some(v) => v.clone(),
-            None => HeaderValue::from_str(&authority).map_err(|_| bad("bad host"))?,
+            None => HeaderValue::from_str(&c.authority).map_err(|_| "bad host")?,
         };
+        // The names are in the maps already, so a request's current value replaces in place.
+        for (name, file) in &c.endpoint.secret_headers {
+            h2_headers.insert(name.clone(), file.value());
+        }
         let mut h1_headers = HeaderMap::with_capacity(h2_headers.len() + 1);
         h1_headers.insert(HOST, host_value);
         h1_headers.extend(h2_headers.clone());
-        let method = endpoint.method.clone();
-        Ok(Prepared {
-            origin,
+        Ok(Fixed {
             idempotent: method.is_idempotent(),
             method,
             h1_uri,
             h1_headers,
             h2_uri,
             h2_headers,
-            body: endpoint.body.clone().unwrap_or_default(),
+            body,
+        })
+    }
+}
+
+impl Prepared {
+    /// Renders `endpoint`'s request(s) and registers its origin in `pool`. Fails on a URL,
+    /// header or user agent that cannot be sent (the error names no header value: they may be
+    /// secret).
+    pub(crate) fn new(
+        pool: &mut Pool,
+        endpoint: &Endpoint,
+        plan: &Plan,
+        seed: u64,
+    ) -> Result<Prepared, EngineError> {
+        let bad = |what: &str| EngineError::Client(format!("endpoint {:?}: {what}", endpoint.name));
+        let url = &endpoint.url;
+        let origin = pool.origin(url)?;
+        let host = url.host_str().ok_or_else(|| bad("no host"))?;
+        let common = Common {
+            scheme: url.scheme(),
+            authority: match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_string(),
+            },
+            endpoint,
+            user_agent: &plan.user_agent,
+        };
+        let variants = if endpoint.recorded.is_empty() {
+            let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+            let body = endpoint.body.clone().unwrap_or_default();
+            vec![Fixed::new(&common, target, endpoint.method.clone(), None, body).map_err(bad)?]
+        } else {
+            endpoint
+                .recorded
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    Fixed::new(
+                        &common,
+                        &r.path,
+                        r.method.clone(),
+                        Some(&r.headers),
+                        r.body.clone(),
+                    )
+                    .map_err(|e| bad(&format!("recorded request {}: {e}", i + 1)))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let templated = match &endpoint.template {
+            None => None,
+            Some(spec) => Some(Templated::new(spec, &variants[0].h2_uri, seed).map_err(bad)?),
+        };
+        Ok(Prepared {
+            templated,
+            secrets: endpoint.secret_headers.clone(),
+            origin,
+            variants,
+            next: AtomicUsize::new(0),
             accept: endpoint.accept.clone(),
             expect_body: endpoint
                 .expect_body
@@ -122,41 +202,71 @@ impl Prepared {
 
     /// Sends one request and reads the answer (without the timeout, which the caller applies).
     pub(crate) async fn exchange(&self, pool: &Pool) -> Outcome {
-        match self.attempt(pool, false).await {
+        let fixed = match self.variants.len() {
+            0 | 1 => &self.variants[0],
+            n => &self.variants[self.next.fetch_add(1, Ordering::Relaxed) % n],
+        };
+        let rendered = match &self.templated {
+            None => None,
+            Some(t) => match t.render() {
+                Some(r) => Some(r),
+                // A rendered target or header value that HTTP cannot carry.
+                None => return Outcome::Other,
+            },
+        };
+        let rendered = rendered.as_ref();
+        match self.attempt(pool, false, fixed, rendered).await {
             Attempt::Done(outcome) => outcome,
-            Attempt::Stale => match self.attempt(pool, true).await {
+            Attempt::Stale => match self.attempt(pool, true, fixed, rendered).await {
                 Attempt::Done(outcome) => outcome,
                 Attempt::Stale => Outcome::Other,
             },
         }
     }
 
-    /// The request for an HTTP/2 (`h2`) or HTTP/1.1 connection.
-    fn request(&self, h2: bool) -> Request<Body> {
-        let mut req = Request::new(Full::new(self.body.clone()));
-        *req.method_mut() = self.method.clone();
+    /// `fixed` for an HTTP/2 (`h2`) or HTTP/1.1 connection, with the current secret values and
+    /// this request's rendered parts if the endpoint is templated.
+    fn request(&self, fixed: &Fixed, h2: bool, rendered: Option<&Rendered>) -> Request<Body> {
+        let body = rendered.and_then(|r| r.body.clone());
+        let mut req = Request::new(Full::new(body.unwrap_or_else(|| fixed.body.clone())));
+        *req.method_mut() = fixed.method.clone();
         if h2 {
-            *req.uri_mut() = self.h2_uri.clone();
-            *req.headers_mut() = self.h2_headers.clone();
+            *req.uri_mut() = rendered.map_or_else(|| fixed.h2_uri.clone(), |r| r.h2_uri.clone());
+            *req.headers_mut() = fixed.h2_headers.clone();
             *req.version_mut() = Version::HTTP_2;
         } else {
-            *req.uri_mut() = self.h1_uri.clone();
-            *req.headers_mut() = self.h1_headers.clone();
+            *req.uri_mut() = rendered.map_or_else(|| fixed.h1_uri.clone(), |r| r.h1_uri.clone());
+            *req.headers_mut() = fixed.h1_headers.clone();
+        }
+        for (name, file) in &self.secrets {
+            req.headers_mut().insert(name.clone(), file.value());
+        }
+        if let (Some(r), Some(t)) = (rendered, &self.templated) {
+            t.apply(r, req.headers_mut());
         }
         req
     }
 
     /// One try: a connection (kept-alive unless `fresh`), the request, the whole answer.
-    async fn attempt(&self, pool: &Pool, fresh: bool) -> Attempt {
+    async fn attempt(
+        &self,
+        pool: &Pool,
+        fresh: bool,
+        fixed: &Fixed,
+        rendered: Option<&Rendered>,
+    ) -> Attempt {
         let mut lease = match pool.checkout(self.origin, fresh).await {
             Ok(lease) => lease,
             Err(DialFailed) => return Attempt::Done(Outcome::Connect),
         };
-        let response = match lease.send(self.request(lease.is_h2())).await {
+        let response = match lease
+            .send(self.request(fixed, lease.is_h2(), rendered))
+            .await
+        {
             Ok(response) => response,
             Err(e) => {
                 let unsent = e.message().is_some();
-                let stale = lease.reused() && lease.may_retry() && (unsent || self.idempotent);
+                let stale = lease.reused() && lease.may_retry() && (unsent || fixed.idempotent);
                 return if stale && !fresh {
                     Attempt::Stale
                 } else {

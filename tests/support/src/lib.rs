@@ -13,16 +13,19 @@
 //! - [`sim`]: [`SimApp`] (on the caller's runtime), [`SimThread`] (own thread and runtime) and
 //!   [`SimProcess`] (the `loadgen sim` binary, started within a timeout).
 //! - [`warmgate`]: [`Warmgate`], the `warmgate run` binary on a written config, and its probes.
+//! - [`recorder`]: [`Recorder`], a server that answers at once and keeps every request.
 //! - [`manifests`]: Kubernetes manifests for the inject tests.
 //! - [`truth`]: fetching `/sim/truth` ([`truth::fetch`]) and reading it.
 
 pub mod child;
 pub mod manifests;
+pub mod recorder;
 pub mod sim;
 pub mod truth;
 pub mod warmgate;
 
 pub use child::ChildGuard;
+pub use recorder::{Arrival, Recorder};
 pub use sim::{SimApp, SimProcess, SimThread};
 pub use warmgate::Warmgate;
 
