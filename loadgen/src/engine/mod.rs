@@ -7,6 +7,7 @@
 //! - `cap`: the in-flight cap and the backlog of overdue (late) requests.
 //! - `request`: pre-rendered requests, one exchange, answer -> [`Outcome`](crate::Outcome).
 //! - `render`: a templated endpoint's per-request target, headers and body.
+//! - `needle`: the streaming search for an answer's expected text.
 //! - `pool`: the engine's kept-alive connections (HTTP/1.1 stack, shared HTTP/2) per origin.
 //! - `dial`: opening one connection: TCP, TLS (`tls`), hyper's HTTP/1.1 or HTTP/2 handshake.
 //! - `recorder`: per-endpoint accumulators of the current window.
@@ -43,6 +44,7 @@ use crate::snapshot::{Report, Snapshot};
 
 mod cap;
 mod dial;
+mod needle;
 mod pacer;
 mod pool;
 mod recorder;

@@ -1,5 +1,7 @@
-//! One request: the endpoint's request rendered once, one exchange on a pooled connection, and
-//! how an answer becomes an [`Outcome`].
+//! One request: the endpoint's request rendered once (or a recording's requests, sent
+//! round-robin; or, for a templated endpoint only, its parts rendered per request by `render`),
+//! one exchange on a pooled connection, and how an answer becomes an [`Outcome`]. Header values
+//! read from files are put in at send time, so a rotated token goes out with the next request.
 //!
 //! Timeout rule: the endpoint's timeout runs from the **actual** send, so the app always gets the
 //! whole timeout to answer however late the request left. A request that times out is recorded
@@ -26,6 +28,7 @@ use http::{HeaderMap, Method, Request, Uri, Version};
 use http_body_util::{BodyExt, Full};
 
 use crate::engine::dial::{Body, DialFailed};
+use crate::engine::needle::Needle;
 use crate::engine::pool::Pool;
 use crate::engine::render::{Rendered, Templated};
 use crate::engine::EngineError;
@@ -327,116 +330,5 @@ fn keeps_alive(parts: &http::response::Parts) -> bool {
         Version::HTTP_11 => !says("close"),
         Version::HTTP_10 => says("keep-alive") && !says("close"),
         _ => false,
-    }
-}
-
-/// A non-empty text to find in a body, with its Knuth-Morris-Pratt table (built once per
-/// endpoint, so a request's search needs no memory of its own).
-#[derive(Debug)]
-pub(crate) struct Needle {
-    bytes: Vec<u8>,
-    /// `fallback[i]`: the length of the longest proper prefix of `bytes[..=i]` that is also a
-    /// suffix of it.
-    fallback: Vec<usize>,
-}
-
-impl Needle {
-    /// The table for `bytes` (not empty).
-    pub(crate) fn new(bytes: &[u8]) -> Needle {
-        let mut fallback = vec![0; bytes.len()];
-        let mut k = 0;
-        for i in 1..bytes.len() {
-            while k > 0 && bytes[i] != bytes[k] {
-                k = fallback[k - 1];
-            }
-            if bytes[i] == bytes[k] {
-                k += 1;
-            }
-            fallback[i] = k;
-        }
-        Needle {
-            bytes: bytes.to_vec(),
-            fallback,
-        }
-    }
-
-    /// A matcher at the start of a body.
-    pub(crate) fn matcher(&self) -> Matcher<'_> {
-        Matcher {
-            needle: self,
-            state: 0,
-            found: self.bytes.is_empty(),
-        }
-    }
-}
-
-/// Looks for a [`Needle`] in a body that arrives in chunks, remembering only how much of the
-/// needle the bytes seen so far end with (never the body).
-#[derive(Debug)]
-pub(crate) struct Matcher<'a> {
-    needle: &'a Needle,
-    /// Bytes of the needle matched by the end of what was seen.
-    state: usize,
-    /// True once the needle was seen.
-    pub(crate) found: bool,
-}
-
-impl Matcher<'_> {
-    /// Feeds the next chunk of the body.
-    pub(crate) fn feed(&mut self, chunk: &[u8]) {
-        let (needle, fallback) = (&self.needle.bytes, &self.needle.fallback);
-        for &b in chunk {
-            if self.found {
-                return;
-            }
-            while self.state > 0 && needle[self.state] != b {
-                self.state = fallback[self.state - 1];
-            }
-            if needle[self.state] == b {
-                self.state += 1;
-            }
-            if self.state == needle.len() {
-                self.found = true;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn found_in(chunks: &[&str], needle: &str) -> bool {
-        let needle = Needle::new(needle.as_bytes());
-        let mut m = needle.matcher();
-        for c in chunks {
-            m.feed(c.as_bytes());
-        }
-        m.found
-    }
-
-    #[test]
-    fn matcher_finds_text_across_chunk_boundaries() {
-        assert!(found_in(&["{\"status\":\"o", "k\"}"], "\"ok\""));
-        assert!(found_in(&["ab", "c", "d", "ef"], "bcde"));
-        assert!(found_in(&["xxhello"], "hello"));
-        assert!(!found_in(&["hel", "xlo"], "hello"));
-        assert!(!found_in(&[], "hello"));
-        assert!(found_in(&["a", "b", "c"], "c"));
-        // Partial matches that overlap the needle's own prefix.
-        assert!(found_in(&["aab", "aaab"], "aaab"));
-        assert!(found_in(&["abab", "abac"], "ababac"));
-        assert!(!found_in(&["abab", "abab"], "ababac"));
-    }
-
-    #[test]
-    fn matcher_keeps_only_a_short_tail() {
-        let needle = Needle::new(b"needle");
-        let mut m = needle.matcher();
-        for _ in 0..1000 {
-            m.feed(&[b'x'; 4096]);
-        }
-        assert!(!m.found);
-        assert!(m.state < 6, "{}", m.state);
     }
 }
