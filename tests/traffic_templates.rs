@@ -42,11 +42,18 @@ fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// Runs warmgate on `endpoint` (YAML of one list entry) until `n` requests arrived; returns them.
-fn collect(recorder: &Recorder, traffic: &str, endpoint: &str, n: usize) -> Vec<Arrival> {
+/// Runs warmgate on `endpoint` (YAML of one list entry) speaking `http` (http1, h2c) until `n`
+/// requests arrived; returns them.
+fn collect(
+    recorder: &Recorder,
+    http: &str,
+    traffic: &str,
+    endpoint: &str,
+    n: usize,
+) -> Vec<Arrival> {
     recorder.clear();
     let yaml = format!(
-        "target: {{url: \"{}\", wait_timeout: 60s}}\n\
+        "target: {{url: \"{}\", http: {http}, wait_timeout: 60s}}\n\
          log: {{level: info}}\n\
          traffic: {traffic}\n\
          gate: {{window: 1s, lookback: 10s, min_samples: 100, deadline: 300s}}\n\
@@ -96,6 +103,7 @@ fn a_template_spreads_over_thousands_of_keys_with_the_configured_distributions()
     let n = 20_000;
     let got = collect(
         &recorder,
+        "http1",
         "{rate: 2000, ramp: 1s, seed: 7, after_ready_rate: 2000}",
         &endpoint,
         n,
@@ -191,12 +199,16 @@ fn a_seed_replays_the_same_requests_and_another_seed_does_not() {
     let endpoint =
         "  - name: item\n    path: \"/item/{id}/{tag}\"\n    headers: {X-Trace: \"{u}\"}\n\
                     \x20   vars: {id: {range: [1, 1000000]}, tag: {one_of: [a, b, c]}, u: uuid}\n";
-    // One request in flight: requests are rendered and arrive in the same order.
+    // One request in flight: requests are rendered and arrive in the same order. Over h2c, where
+    // a templated request's target is absolute.
     let run = |seed: u64| {
         let traffic = format!("{{rate: 100, ramp: 0s, max_inflight: 1, seed: {seed}}}");
-        collect(&recorder, &traffic, endpoint, 150)
+        collect(&recorder, "h2c", &traffic, endpoint, 150)
             .into_iter()
-            .map(|a| format!("{} {}", a.target, a.header("x-trace").unwrap_or("")))
+            .map(|a| {
+                assert_eq!(a.version, "HTTP/2.0", "{}", a.target);
+                format!("{} {}", a.target, a.header("x-trace").unwrap_or(""))
+            })
             .collect::<Vec<_>>()
     };
     let first = run(11);

@@ -24,6 +24,8 @@ pub const MAX_KEPT: usize = 500_000;
 pub struct Arrival {
     /// The method.
     pub method: String,
+    /// The HTTP version, e.g. `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
     /// Path and query, as sent.
     pub target: String,
     /// Every header, names lower-case, values as text (lossy).
@@ -156,6 +158,7 @@ async fn serve(
                     .unwrap_or_default();
                 let arrival = Arrival {
                     method: parts.method.to_string(),
+                    version: format!("{:?}", parts.version),
                     target: parts
                         .uri
                         .path_and_query()
