@@ -167,8 +167,9 @@ enum Pick {
     Uuid(u128),
 }
 
-/// A parsed template: literal bytes and variable indices, in order.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed template: literal bytes and variable indices, in order. `Debug` shows the shape
+/// only: a header's literal text may be a credential.
+#[derive(Clone, PartialEq)]
 pub struct Template {
     literals: Vec<u8>,
     segments: Vec<Segment>,
@@ -180,6 +181,15 @@ enum Segment {
     Literal(usize, usize),
     /// The variable at this index.
     Var(usize),
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template")
+            .field("literal_bytes", &self.literals.len())
+            .field("segments", &self.segments.len())
+            .finish()
+    }
 }
 
 impl Template {
