@@ -35,11 +35,12 @@ impl Agent {
         self.board.begin_warmup();
         self.board
             .set_phase(Phase::Warming, "warming: collecting the first windows");
-        info!(target_url = %s.target.url, rate = s.traffic.rate, phase = "warming", "Warm-up started.");
         let plan = match plan(s, s.traffic.rate, true) {
             Ok(p) => p,
             Err(e) => return Warmed::NoTraffic(format!("cannot build the traffic plan: {e:#}")),
         };
+        // The seed replays this warm-up's requests (traffic.seed), so it is logged.
+        info!(target_url = %s.target.url, rate = s.traffic.rate, seed = plan.seed, phase = "warming", "Warm-up started.");
         let engine_stop = stop.child_token();
         let _guard = engine_stop.clone().drop_guard();
         let mut engine = match loadgen::run(plan, engine_stop) {
