@@ -30,6 +30,12 @@ if [ -x scripts/install-helm.sh ]; then
   export PATH="$tools_dir:$PATH"
 fi
 # Prometheus' own server is started by the tests that need it (tests/prometheus*.rs).
+# The gRPC tests' server (tests/apps/grpc/server.py) is Python grpcio with reflection (PyPI).
+if ! python3 -c 'import grpc, grpc_reflection, grpc_tools' >/dev/null 2>&1; then
+  say "installing PyPI packages: grpcio grpcio-reflection grpcio-tools"
+  python3 -m pip install --quiet grpcio grpcio-reflection grpcio-tools \
+    || python3 -m pip install --quiet --break-system-packages grpcio grpcio-reflection grpcio-tools
+fi
 
 # --- checks ----------------------------------------------------------------------------------
 say "cargo fmt --check"

@@ -9,6 +9,7 @@
 //! - [`outcome`]: how one request ended, as data ([`Outcome`], [`OutcomeCounts`]).
 //! - [`template`]: per-request paths, headers and bodies from seeded variables ([`Template`]).
 //! - [`snapshot`]: per-window and final results with their HDR histograms ([`Snapshot`], [`Report`]).
+//! - [`grpc`]: unary gRPC calls over the engine's HTTP/2 client ([`grpc::GrpcCall`]).
 //! - [`engine`]: runs a [`Plan`] open-loop and yields one [`Snapshot`] per window.
 //! - [`model`]: the cold-app latency model (warm-up curves, seeded noise) the simulator and
 //!   warmgate's synthetic tests share.
@@ -19,6 +20,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod grpc;
 pub mod model;
 pub mod outcome;
 pub mod plan;

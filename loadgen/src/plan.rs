@@ -89,6 +89,11 @@ pub struct Endpoint {
     /// Recorded requests sent round-robin instead of `method`, the URL's path and `body`
     /// (empty: none). `headers` are added to each (and win).
     pub recorded: Vec<RecordedRequest>,
+    /// A unary gRPC call instead of plain HTTP (`None`: plain HTTP). Then the request is a POST
+    /// to the call's path whose body (from `body` or the template's body) is the message as
+    /// JSON, encoded per request; success is `grpc-status` 0 and `accept` is not used. Set it
+    /// with [`Endpoint::set_grpc`].
+    pub grpc: Option<Arc<crate::grpc::GrpcCall>>,
 }
 
 impl Endpoint {
@@ -107,7 +112,30 @@ impl Endpoint {
             template: None,
             secret_headers: Vec::new(),
             recorded: Vec::new(),
+            grpc: None,
         }
+    }
+
+    /// Makes this endpoint send `call` with the JSON `message` (templated if `template` is set:
+    /// the template's body is then the message). Sets the method, the URL's path and the gRPC
+    /// headers (`timeout` becomes `grpc-timeout`), so set the timeout first. Fails if an
+    /// untemplated message does not fit the call's input type.
+    pub fn set_grpc(
+        &mut self,
+        call: crate::grpc::GrpcCall,
+        message: &str,
+    ) -> Result<(), crate::grpc::GrpcError> {
+        if self.template.is_none() {
+            self.body = Some(call.encode(message.as_bytes())?);
+        }
+        self.method = Method::POST;
+        self.url.set_path(&call.path);
+        self.url.set_query(None);
+        for (name, value) in &call.headers(self.timeout) {
+            self.headers.insert(name.clone(), value.clone());
+        }
+        self.grpc = Some(Arc::new(call));
+        Ok(())
     }
 }
 

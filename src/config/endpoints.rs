@@ -86,10 +86,16 @@ fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> Endpoint
     if let Err(message) = check_path(&e.path) {
         c.problem("path", message);
     }
-    let name = e.name.unwrap_or_else(|| match &e.requests_file {
-        Some(file) => name_from_path(&file.file_stem().unwrap_or_default().to_string_lossy()),
-        None => name_from_path(&e.path),
-    });
+    let name = e
+        .name
+        .clone()
+        .unwrap_or_else(|| match (&e.grpc, &e.requests_file) {
+            (Some(g), _) => name_from_path(&format!("{}/{}", g.service, g.method)),
+            (None, Some(file)) => {
+                name_from_path(&file.file_stem().unwrap_or_default().to_string_lossy())
+            }
+            (None, None) => name_from_path(&e.path),
+        });
     let name_ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -145,7 +151,16 @@ fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> Endpoint
             ),
         }
     }
-    let template = template(&e.vars, &e.path, &e.headers, e.body.as_deref(), &mut c);
+    // A gRPC endpoint's message is its templated body.
+    let body = e
+        .grpc
+        .as_ref()
+        .map_or(e.body.as_deref(), |g| Some(g.message.as_str()));
+    let template = template(&e.vars, &e.path, &e.headers, body, &mut c);
+    let grpc = e
+        .grpc
+        .as_ref()
+        .map(|g| grpc(g, &e, template.is_some(), &mut c));
     let recorded = match &e.requests_file {
         None => Vec::new(),
         Some(_) if !e.vars.is_empty() => {
@@ -179,5 +194,51 @@ fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> Endpoint
         secret_files,
         requests_file: e.requests_file,
         recorded,
+        grpc,
+    }
+}
+
+/// A `grpc:` entry's checks: no `body` or `requests_file` beside it, a valid method name, and
+/// with `descriptor_set` the method found in the file and (without `vars`) the message encoded.
+fn grpc(
+    g: &super::schema::GrpcSection,
+    e: &EndpointSection,
+    templated: bool,
+    c: &mut Checks<'_>,
+) -> super::GrpcSettings {
+    if e.body.is_some() {
+        c.problem(
+            "grpc",
+            "cannot be combined with body (the message is grpc.message)",
+        );
+    }
+    if e.requests_file.is_some() {
+        c.problem("grpc", "cannot be combined with requests_file");
+    }
+    let full = format!("{}/{}", g.service, g.method);
+    if let Err(err) = loadgen::grpc::split_method(&full) {
+        c.problem("grpc", err);
+    }
+    let call =
+        g.descriptor_set.as_ref().and_then(
+            |path| match loadgen::grpc::GrpcCall::from_descriptor_set(path, &g.service, &g.method) {
+                Ok(call) => Some(call),
+                Err(err) => {
+                    c.problem("grpc.descriptor_set", err);
+                    None
+                }
+            },
+        );
+    if let (Some(call), false) = (&call, templated) {
+        if let Err(err) = call.encode(g.message.as_bytes()) {
+            c.problem("grpc.message", err);
+        }
+    }
+    super::GrpcSettings {
+        service: g.service.clone(),
+        method: g.method.clone(),
+        message: g.message.clone(),
+        descriptor_set: g.descriptor_set.clone(),
+        call,
     }
 }

@@ -47,7 +47,8 @@ pub use limits::{
 pub use paths::{check_path, url_at};
 pub use problem::{Problem, Section};
 pub use schema::{
-    ConfigFile, EndpointSection, GateSection, HttpMode, LogSection, TargetSection, TrafficSection,
+    ConfigFile, EndpointSection, GateSection, GrpcSection, HttpMode, LogSection, TargetSection,
+    TrafficSection,
 };
 pub use show::{body_digest, effective};
 pub use validate::validate;
@@ -189,6 +190,24 @@ pub struct EndpointSettings {
     pub requests_file: Option<PathBuf>,
     /// Its requests, sent round-robin (empty without a file).
     pub recorded: Vec<loadgen::RecordedRequest>,
+    /// The gRPC call, if the endpoint is one.
+    pub grpc: Option<GrpcSettings>,
+}
+
+/// A gRPC endpoint's method, message and schema.
+#[derive(Debug, Clone)]
+pub struct GrpcSettings {
+    /// `package.Service`.
+    pub service: String,
+    /// Method name.
+    pub method: String,
+    /// The message as JSON (the template's body when the endpoint has `vars`).
+    pub message: String,
+    /// The descriptor-set file, as configured.
+    pub descriptor_set: Option<PathBuf>,
+    /// The method resolved from `descriptor_set` at load; `None`: by server reflection at
+    /// warm-up start (the app must be up for it).
+    pub call: Option<loadgen::grpc::GrpcCall>,
 }
 
 /// Traffic shape.

@@ -103,6 +103,26 @@ impl From<HttpVersion> for HttpMode {
     }
 }
 
+/// `endpoints[].grpc`: one unary gRPC method, sent over HTTP/2 (h2c, or TLS on https).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcSection {
+    /// Full service name, `package.Service`.
+    pub service: String,
+    /// Method name.
+    pub method: String,
+    /// The request message as protobuf's JSON mapping, templated like a body with `vars`.
+    #[serde(default = "empty_message")]
+    pub message: String,
+    /// A `FileDescriptorSet` file with the schema; unset: server reflection at warm-up start.
+    #[serde(default)]
+    pub descriptor_set: Option<PathBuf>,
+}
+
+fn empty_message() -> String {
+    "{}".to_string()
+}
+
 /// One entry of `endpoints:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -124,6 +144,8 @@ pub struct EndpointSection {
     /// Recorded requests (HAR, or JSON Lines of `{method, path, headers, body}`) replayed
     /// round-robin instead of `path`, `method` and `body`.
     pub requests_file: Option<PathBuf>,
+    /// A unary gRPC call instead of an HTTP request.
+    pub grpc: Option<GrpcSection>,
     /// Share of the rate.
     pub weight: u32,
     /// Accepted statuses: `"200-399"`, `"200,404"`, `204` or `[200, 204]`.
@@ -224,6 +246,7 @@ impl Default for EndpointSection {
             vars: BTreeMap::new(),
             body: None,
             requests_file: None,
+            grpc: None,
             weight: DEFAULT_WEIGHT,
             expect_status: Statuses::default(),
             expect_body: None,

@@ -6,7 +6,8 @@
 use serde_json::Value;
 
 use super::schema::{
-    ConfigFile, EndpointSection, GateSection, LogSection, TargetSection, TrafficSection,
+    ConfigFile, EndpointSection, GateSection, GrpcSection, LogSection, TargetSection,
+    TrafficSection,
 };
 use super::values::{Secret, Statuses, REDACTED};
 use super::Settings;
@@ -71,6 +72,12 @@ impl From<&Settings> for ConfigFile {
                         vars: e.vars.clone(),
                         body: e.body.as_deref().map(body_digest),
                         requests_file: e.requests_file.clone(),
+                        grpc: e.grpc.as_ref().map(|g| GrpcSection {
+                            service: g.service.clone(),
+                            method: g.method.clone(),
+                            message: body_digest(&g.message),
+                            descriptor_set: g.descriptor_set.clone(),
+                        }),
                         weight: e.weight,
                         expect_status: Statuses(e.expect_status.clone()),
                         expect_body: e.expect_body.clone(),

@@ -72,6 +72,17 @@ pub struct RunArgs {
     /// Replay the requests of a HAR or JSON Lines file round-robin instead of the URL's path.
     #[arg(long, value_name = "PATH")]
     pub requests_file: Option<std::path::PathBuf>,
+    /// Send unary gRPC calls to this method (`package.Service/Method`) over HTTP/2 (h2c on
+    /// http://, TLS on https://) instead of plain requests; the URL gives only the origin.
+    #[arg(long, value_name = "SERVICE/METHOD")]
+    pub grpc: Option<String>,
+    /// The gRPC message, as protobuf's JSON mapping (templated like a body with `--var`).
+    #[arg(long, value_name = "JSON", requires = "grpc", default_value = "{}")]
+    pub message: String,
+    /// The gRPC schema from this FileDescriptorSet file (`protoc --descriptor_set_out
+    /// --include_imports`) instead of server reflection.
+    #[arg(long, value_name = "PATH", requires = "grpc")]
+    pub descriptor_set: Option<std::path::PathBuf>,
 }
 
 /// Reads one `--var` SPEC. Fails with a one-line reason (a file's lines are never quoted).
@@ -139,7 +150,12 @@ fn template_from_args(
             templated.push((name.clone(), t));
         }
     }
-    let body = match &args.body {
+    let body_text = if args.grpc.is_some() {
+        Some(&args.message)
+    } else {
+        args.body.as_ref()
+    };
+    let body = match body_text {
         Some(b) => Some(Template::parse(b, &names).context("the body")?),
         None => None,
     };
@@ -154,6 +170,38 @@ fn template_from_args(
 /// Builds the plan `args` describe. Fails with a one-line reason on a bad URL, method, header,
 /// rate or cap; header values never appear in the reason.
 pub fn plan_from_args(args: &RunArgs) -> anyhow::Result<Plan> {
+    plan_with_grpc(args, None)
+}
+
+/// The gRPC method of `args`, its schema from `--descriptor-set` or else server reflection
+/// (run on `runtime`); `None` without `--grpc`.
+fn grpc_call(
+    args: &RunArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Option<crate::grpc::GrpcCall>> {
+    let Some(full) = &args.grpc else {
+        return Ok(None);
+    };
+    let (service, method) = crate::grpc::split_method(full)?;
+    let call = match &args.descriptor_set {
+        Some(path) => crate::grpc::GrpcCall::from_descriptor_set(path, service, method)?,
+        None => {
+            let url = Url::parse(&args.url)
+                .map_err(|e| anyhow::anyhow!("bad URL {:?}: {e}", args.url))?;
+            runtime.block_on(crate::grpc::reflect(&url, service, method, args.insecure))?
+        }
+    };
+    Ok(Some(call))
+}
+
+/// [`plan_from_args`] with the gRPC method already resolved (`--grpc` needs one).
+fn plan_with_grpc(args: &RunArgs, grpc: Option<crate::grpc::GrpcCall>) -> anyhow::Result<Plan> {
+    if args.grpc.is_some() && grpc.is_none() {
+        bail!("--grpc needs its schema resolved first (server reflection or --descriptor-set)");
+    }
+    if args.grpc.is_some() && (args.body.is_some() || args.requests_file.is_some()) {
+        bail!("--grpc sends --message: it takes no --body or --requests-file");
+    }
     let url = Url::parse(&args.url).map_err(|e| anyhow::anyhow!("bad URL {:?}: {e}", args.url))?;
     let method = Method::from_bytes(args.method.as_bytes())
         .map_err(|_| anyhow::anyhow!("bad method {:?}", args.method))?;
@@ -179,6 +227,9 @@ pub fn plan_from_args(args: &RunArgs) -> anyhow::Result<Plan> {
     endpoint.headers = headers;
     endpoint.body = args.body.clone().map(Into::into);
     endpoint.timeout = args.timeout;
+    if let Some(call) = grpc {
+        endpoint.set_grpc(call, &args.message)?;
+    }
     let rate = match args.ramp {
         Some(over) if !over.is_zero() => RateSchedule::Ramp {
             from: args.rate / 10.0,
@@ -193,7 +244,7 @@ pub fn plan_from_args(args: &RunArgs) -> anyhow::Result<Plan> {
         bail!("--duration must be longer than zero");
     }
     plan.duration = Some(args.duration);
-    plan.http = if args.http2 {
+    plan.http = if args.http2 || args.grpc.is_some() {
         HttpVersion::Http2PriorKnowledge
     } else {
         HttpVersion::Http1
@@ -205,11 +256,12 @@ pub fn plan_from_args(args: &RunArgs) -> anyhow::Result<Plan> {
 
 /// Runs `loadgen run`; returns the exit code. Ctrl-C ends the run early and still reports.
 pub fn main(args: RunArgs) -> anyhow::Result<i32> {
-    let plan = plan_from_args(&args)?;
     if args.threads == 0 {
         bail!("--threads must be at least 1");
     }
     let runtime = super::runtime(args.threads).context("cannot start the tokio runtime")?;
+    let grpc = grpc_call(&args, &runtime)?;
+    let plan = plan_with_grpc(&args, grpc)?;
     let report = runtime.block_on(async {
         let cancel = CancellationToken::new();
         let on_signal = cancel.clone();

@@ -5,7 +5,8 @@
 //! - `schedule`: due time of request i (constant rate or ramp) and the weighted endpoint choice.
 //! - `pacer`: the OS thread that releases requests on time, and the tasks that send them.
 //! - `cap`: the in-flight cap and the backlog of overdue (late) requests.
-//! - `request`: pre-rendered requests, one exchange, answer -> [`Outcome`](crate::Outcome).
+//! - `request`: pre-rendered requests, one exchange, answer -> [`Outcome`](crate::Outcome)
+//!   (for a gRPC endpoint, by its `grpc-status`; see [`crate::grpc`]).
 //! - `render`: a templated endpoint's per-request target, headers and body.
 //! - `needle`: the streaming search for an answer's expected text.
 //! - `pool`: the engine's kept-alive connections (HTTP/1.1 stack, shared HTTP/2) per origin.
@@ -43,7 +44,7 @@ use crate::plan::Plan;
 use crate::snapshot::{Report, Snapshot};
 
 mod cap;
-mod dial;
+pub(crate) mod dial;
 mod needle;
 mod pacer;
 mod pool;
@@ -52,7 +53,7 @@ mod render;
 mod request;
 mod schedule;
 mod ticker;
-mod tls;
+pub(crate) mod tls;
 
 use pacer::{Pacer, Shared};
 use schedule::Schedule;

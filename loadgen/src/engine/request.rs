@@ -15,6 +15,10 @@
 //! runs inside the same timeout and keeps the request's intended and actual send times, so the
 //! time lost counts in its latency and service time. Failures on a new connection are counted.
 //!
+//! gRPC endpoints take the same path: a POST whose body is the framed message (encoded once, or
+//! per request from the rendered JSON when templated), judged by `grpc-status` in the trailers
+//! (or the headers of a trailers-only answer) instead of the HTTP status set.
+//!
 //! Bodies are looked at in hyper's own chunks (no copy): their length against the cap, and the
 //! expected text with a streaming matcher whose state is one integer.
 
@@ -65,6 +69,9 @@ pub(crate) struct Prepared {
     templated: Option<Templated>,
     /// Headers read from files, current value inserted per request (empty for most).
     pub(crate) secrets: Vec<(http::HeaderName, Arc<crate::secret::SecretFile>)>,
+    /// Set for gRPC endpoints: a templated message is encoded per request, the answer judged by
+    /// its `grpc-status`.
+    grpc: Option<Arc<crate::grpc::GrpcCall>>,
 }
 
 /// How one attempt ended.
@@ -189,6 +196,7 @@ impl Prepared {
         Ok(Prepared {
             templated,
             secrets: endpoint.secret_headers.clone(),
+            grpc: endpoint.grpc.clone(),
             origin,
             variants,
             next: AtomicUsize::new(0),
@@ -209,7 +217,7 @@ impl Prepared {
             0 | 1 => &self.variants[0],
             n => &self.variants[self.next.fetch_add(1, Ordering::Relaxed) % n],
         };
-        let rendered = match &self.templated {
+        let mut rendered = match &self.templated {
             None => None,
             Some(t) => match t.render() {
                 Some(r) => Some(r),
@@ -217,6 +225,14 @@ impl Prepared {
                 None => return Outcome::Other,
             },
         };
+        if let (Some(call), Some(r)) = (&self.grpc, rendered.as_mut()) {
+            // The rendered JSON becomes the framed message (one allocation: templated gRPC only).
+            match r.body.as_ref().map(|json| call.encode(json)) {
+                Some(Ok(framed)) => r.body = Some(framed),
+                Some(Err(_)) => return Outcome::Other,
+                None => {}
+            }
+        }
         let rendered = rendered.as_ref();
         match self.attempt(pool, false, fixed, rendered).await {
             Attempt::Done(outcome) => outcome,
@@ -231,14 +247,16 @@ impl Prepared {
     /// this request's rendered parts if the endpoint is templated.
     fn request(&self, fixed: &Fixed, h2: bool, rendered: Option<&Rendered>) -> Request<Body> {
         let body = rendered.and_then(|r| r.body.clone());
+        // A gRPC call's path is the method's, whatever the template's path renders to.
+        let target = rendered.filter(|_| self.grpc.is_none());
         let mut req = Request::new(Full::new(body.unwrap_or_else(|| fixed.body.clone())));
         *req.method_mut() = fixed.method.clone();
         if h2 {
-            *req.uri_mut() = rendered.map_or_else(|| fixed.h2_uri.clone(), |r| r.h2_uri.clone());
+            *req.uri_mut() = target.map_or_else(|| fixed.h2_uri.clone(), |r| r.h2_uri.clone());
             *req.headers_mut() = fixed.h2_headers.clone();
             *req.version_mut() = Version::HTTP_2;
         } else {
-            *req.uri_mut() = rendered.map_or_else(|| fixed.h1_uri.clone(), |r| r.h1_uri.clone());
+            *req.uri_mut() = target.map_or_else(|| fixed.h1_uri.clone(), |r| r.h1_uri.clone());
             *req.headers_mut() = fixed.h1_headers.clone();
         }
         for (name, file) in &self.secrets {
@@ -282,13 +300,18 @@ impl Prepared {
         let accepted = self.accept.contains(status);
         let mut matcher = self.expect_body.as_ref().map(Needle::matcher);
         let mut read = 0usize;
+        let mut grpc_status = None;
         while let Some(frame) = body.frame().await {
             // A reset or malformed answer: the lease is dropped with it, never reused.
             let Ok(frame) = frame else {
                 return Attempt::Done(Outcome::Other);
             };
-            let Ok(data) = frame.into_data() else {
-                continue; // trailers
+            let data = match frame.into_data() {
+                Ok(data) => data,
+                Err(trailers) => {
+                    grpc_status = trailers.trailers_ref().and_then(crate::grpc::status);
+                    continue;
+                }
             };
             read = read.saturating_add(data.len());
             if read > self.body_cap {
@@ -305,6 +328,16 @@ impl Prepared {
         }
         if keeps_alive(&parts) {
             lease.give_back(pool);
+        }
+        if self.grpc.is_some() {
+            // Trailers-only answers (an error before any message) carry the status in headers.
+            let code = grpc_status.or_else(|| crate::grpc::status(&parts.headers));
+            return Attempt::Done(match code {
+                _ if status != 200 => Outcome::HttpStatus(status),
+                Some(0) => Outcome::Ok,
+                Some(code) => Outcome::GrpcStatus(code),
+                None => Outcome::Other,
+            });
         }
         Attempt::Done(if !accepted {
             Outcome::HttpStatus(status)
