@@ -37,6 +37,12 @@ if ! command -v kubernetes-validate >/dev/null 2>&1; then
   python3 -m pip install --quiet kubernetes-validate \
     || python3 -m pip install --quiet --break-system-packages kubernetes-validate
 fi
+# The gRPC tests' server (tests/apps/grpc/server.py) is Python grpcio with reflection (PyPI).
+if ! python3 -c 'import grpc, grpc_reflection, grpc_tools' >/dev/null 2>&1; then
+  say "installing PyPI packages: grpcio grpcio-reflection grpcio-tools"
+  python3 -m pip install --quiet grpcio grpcio-reflection grpcio-tools \
+    || python3 -m pip install --quiet --break-system-packages grpcio grpcio-reflection grpcio-tools
+fi
 
 # --- checks ----------------------------------------------------------------------------------
 say "cargo fmt --check"

@@ -17,6 +17,9 @@ pub enum Outcome {
     BodyTooLarge,
     /// An accepted status, but the body did not contain the endpoint's expected text.
     UnexpectedBody,
+    /// A gRPC call ended with a status other than `OK` (the code, 1-16; its name is
+    /// [`crate::grpc::code_name`]). One label for all codes keeps the metric label set bounded.
+    GrpcStatus(u32),
     /// Any other I/O or protocol error (reset mid-answer, malformed HTTP, ...).
     Other,
 }
@@ -36,18 +39,20 @@ impl Outcome {
             Outcome::Connect => "connect_error",
             Outcome::BodyTooLarge => "body_too_large",
             Outcome::UnexpectedBody => "unexpected_body",
+            Outcome::GrpcStatus(_) => "grpc_error",
             Outcome::Other => "other",
         }
     }
 
     /// Every label [`Outcome::label`] can return, in a fixed order.
-    pub const LABELS: [&'static str; 7] = [
+    pub const LABELS: [&'static str; 8] = [
         "ok",
         "http_error",
         "timeout",
         "connect_error",
         "body_too_large",
         "unexpected_body",
+        "grpc_error",
         "other",
     ];
 }
@@ -67,6 +72,8 @@ pub struct OutcomeCounts {
     pub body_too_large: u64,
     /// Requests whose body lacked the expected text.
     pub unexpected_body: u64,
+    /// gRPC calls that ended with a status other than `OK`.
+    pub grpc_error: u64,
     /// Any other failure.
     pub other: u64,
 }
@@ -81,6 +88,7 @@ impl OutcomeCounts {
             Outcome::Connect => self.connect_error += 1,
             Outcome::BodyTooLarge => self.body_too_large += 1,
             Outcome::UnexpectedBody => self.unexpected_body += 1,
+            Outcome::GrpcStatus(_) => self.grpc_error += 1,
             Outcome::Other => self.other += 1,
         }
     }
@@ -93,6 +101,7 @@ impl OutcomeCounts {
         self.connect_error += other.connect_error;
         self.body_too_large += other.body_too_large;
         self.unexpected_body += other.unexpected_body;
+        self.grpc_error += other.grpc_error;
         self.other += other.other;
     }
 
@@ -108,11 +117,12 @@ impl OutcomeCounts {
             + self.connect_error
             + self.body_too_large
             + self.unexpected_body
+            + self.grpc_error
             + self.other
     }
 
     /// `(label, count)` pairs in the order of [`Outcome::LABELS`].
-    pub fn by_label(&self) -> [(&'static str, u64); 7] {
+    pub fn by_label(&self) -> [(&'static str, u64); 8] {
         [
             ("ok", self.ok),
             ("http_error", self.http_error),
@@ -120,6 +130,7 @@ impl OutcomeCounts {
             ("connect_error", self.connect_error),
             ("body_too_large", self.body_too_large),
             ("unexpected_body", self.unexpected_body),
+            ("grpc_error", self.grpc_error),
             ("other", self.other),
         ]
     }

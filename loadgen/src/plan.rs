@@ -1,11 +1,16 @@
 //! What to send: a [`Plan`] is checked once, at construction, and never changes during a run.
 
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, Method};
 use url::Url;
+
+use crate::recorded::RecordedRequest;
+use crate::secret::SecretFile;
+use crate::template::RequestTemplate;
 
 /// Why a [`Plan`] or [`Endpoint`] could not be built.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -74,6 +79,21 @@ pub struct Endpoint {
     /// Per-request timeout, from the actual send to the end of the body. A request that times
     /// out is recorded with latency = its schedule lag + this, and [`crate::Outcome::Timeout`].
     pub timeout: Duration,
+    /// Per-request variety: the path, header values and body rendered from variables for each
+    /// request (`None`: the request is built once and sent as is). The URL's path is then
+    /// only a stand-in; the origin is still the URL's.
+    pub template: Option<Arc<RequestTemplate>>,
+    /// Headers whose value is read from a file and re-read when it changes (checked once per
+    /// window); they win over `headers` of the same name.
+    pub secret_headers: Vec<(HeaderName, Arc<SecretFile>)>,
+    /// Recorded requests sent round-robin instead of `method`, the URL's path and `body`
+    /// (empty: none). `headers` are added to each (and win).
+    pub recorded: Vec<RecordedRequest>,
+    /// A unary gRPC call instead of plain HTTP (`None`: plain HTTP). Then the request is a POST
+    /// to the call's path whose body (from `body` or the template's body) is the message as
+    /// JSON, encoded per request; success is `grpc-status` 0 and `accept` is not used. Set it
+    /// with [`Endpoint::set_grpc`].
+    pub grpc: Option<Arc<crate::grpc::GrpcCall>>,
 }
 
 impl Endpoint {
@@ -89,7 +109,33 @@ impl Endpoint {
             accept: StatusSet::default(),
             expect_body: None,
             timeout: Duration::from_secs(10),
+            template: None,
+            secret_headers: Vec::new(),
+            recorded: Vec::new(),
+            grpc: None,
         }
+    }
+
+    /// Makes this endpoint send `call` with the JSON `message` (templated if `template` is set:
+    /// the template's body is then the message). Sets the method, the URL's path and the gRPC
+    /// headers (`timeout` becomes `grpc-timeout`), so set the timeout first. Fails if an
+    /// untemplated message does not fit the call's input type.
+    pub fn set_grpc(
+        &mut self,
+        call: crate::grpc::GrpcCall,
+        message: &str,
+    ) -> Result<(), crate::grpc::GrpcError> {
+        if self.template.is_none() {
+            self.body = Some(call.encode(message.as_bytes())?);
+        }
+        self.method = Method::POST;
+        self.url.set_path(&call.path);
+        self.url.set_query(None);
+        for (name, value) in &call.headers(self.timeout) {
+            self.headers.insert(name.clone(), value.clone());
+        }
+        self.grpc = Some(Arc::new(call));
+        Ok(())
     }
 }
 
@@ -156,7 +202,7 @@ pub struct Plan {
     pub accept_invalid_certs: bool,
     /// `User-Agent` sent with every request.
     pub user_agent: String,
-    /// Seed for the endpoint choice (deterministic runs in tests).
+    /// Seed for the endpoint choice and the templates' draws (deterministic runs).
     pub seed: u64,
 }
 

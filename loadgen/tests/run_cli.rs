@@ -106,6 +106,7 @@ fn json_output_has_the_documented_keys_and_no_header_value() {
         "connect_error",
         "other",
         "body_too_large",
+        "grpc_error",
     ] {
         assert!(v["outcomes"][o].is_number(), "outcomes.{o} in {v}");
     }

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 pub use app::{AppProbe, AppState};
-pub use plan::{plan, USER_AGENT};
+pub use plan::{plan, resolve_grpc, USER_AGENT};
 pub use warm::WindowEvent;
 
 use crate::config::{OnDeadline, Settings};
@@ -35,6 +35,9 @@ pub struct Agent {
     board: Arc<StatusBoard>,
     app: AppProbe,
     events: Option<mpsc::Sender<WindowEvent>>,
+    /// The gRPC methods of the endpoints (`None` for HTTP ones), resolved at each warm-up start
+    /// (reflection asks the app, which may have restarted with a new schema).
+    grpc: std::sync::Mutex<Vec<Option<loadgen::grpc::GrpcCall>>>,
 }
 
 /// How a warm-up ended.
@@ -124,6 +127,7 @@ impl Agent {
             board,
             app,
             events: None,
+            grpc: std::sync::Mutex::new(Vec::new()),
         })
     }
 

@@ -35,11 +35,19 @@ impl Agent {
         self.board.begin_warmup();
         self.board
             .set_phase(Phase::Warming, "warming: collecting the first windows");
-        info!(target_url = %s.target.url, rate = s.traffic.rate, phase = "warming", "Warm-up started.");
-        let plan = match plan(s, s.traffic.rate, true) {
+        let grpc = match plan::resolve_grpc(s).await {
+            Ok(calls) => calls,
+            Err(e) => return Warmed::NoTraffic(format!("cannot get the gRPC schema: {e:#}")),
+        };
+        if let Ok(mut kept) = self.grpc.lock() {
+            kept.clone_from(&grpc);
+        }
+        let plan = match plan(s, s.traffic.rate, true, &grpc) {
             Ok(p) => p,
             Err(e) => return Warmed::NoTraffic(format!("cannot build the traffic plan: {e:#}")),
         };
+        // The seed replays this warm-up's requests (traffic.seed), so it is logged.
+        info!(target_url = %s.target.url, rate = s.traffic.rate, seed = plan.seed, phase = "warming", "Warm-up started.");
         let engine_stop = stop.child_token();
         let _guard = engine_stop.clone().drop_guard();
         let mut engine = match loadgen::run(plan, engine_stop) {
@@ -96,7 +104,8 @@ impl Agent {
     /// Keeps sending at `traffic.after_ready_rate` until `stop` fires (metrics only, no verdict).
     pub(super) fn keep_warm(&self, stop: CancellationToken) {
         let s = &self.settings;
-        let plan = match plan(s, s.traffic.after_ready_rate, false) {
+        let grpc = self.grpc.lock().map(|g| g.clone()).unwrap_or_default();
+        let plan = match plan(s, s.traffic.after_ready_rate, false, &grpc) {
             Ok(p) => p,
             Err(e) => {
                 error!(error = %format!("{e:#}"), "Cannot keep the app warm after ready.");

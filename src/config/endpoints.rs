@@ -2,6 +2,7 @@
 //! methods, secret headers and timeouts, one entry at a time.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
@@ -10,6 +11,8 @@ use super::limits::MAX_ENDPOINTS;
 use super::paths::check_path;
 use super::problem::{Checks, Problems, Section};
 use super::schema::EndpointSection;
+use super::values::Secret;
+use super::vars::template;
 use super::{EndpointSettings, DEFAULT_ENDPOINT_NAME};
 
 /// The endpoints `list` describes (None: the single default endpoint), recording problems.
@@ -83,7 +86,16 @@ fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> Endpoint
     if let Err(message) = check_path(&e.path) {
         c.problem("path", message);
     }
-    let name = e.name.unwrap_or_else(|| name_from_path(&e.path));
+    let name = e
+        .name
+        .clone()
+        .unwrap_or_else(|| match (&e.grpc, &e.requests_file) {
+            (Some(g), _) => name_from_path(&format!("{}/{}", g.service, g.method)),
+            (None, Some(file)) => {
+                name_from_path(&file.file_stem().unwrap_or_default().to_string_lossy())
+            }
+            (None, None) => name_from_path(&e.path),
+        });
     let name_ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -101,23 +113,68 @@ fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> Endpoint
             Method::GET
         });
     let mut headers = HeaderMap::new();
-    for (k, v) in e.headers {
-        match (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(&v.0),
-        ) {
-            (Ok(name), Ok(mut value)) => {
+    let mut secret_files = Vec::new();
+    for (k, v) in &e.headers {
+        let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else {
+            c.problem("headers", format!("invalid header name {k:?}"));
+            continue;
+        };
+        let at = format!("headers.{k}");
+        let text = match v {
+            Secret::Text(t) | Secret::FromEnv(t) => t,
+            Secret::File { file, prefix } => {
+                // Read now, so a missing file is a configuration error; re-read when it changes.
+                match loadgen::SecretFile::open(file, prefix.as_str()) {
+                    Ok(f) => secret_files.push((name, Arc::new(f))),
+                    Err(err) => c.problem(&at, err),
+                }
+                continue;
+            }
+            Secret::Env { env } => {
+                c.problem(&at, format!("the environment variable {env:?} is not set"));
+                continue;
+            }
+            Secret::Invalid(why) => {
+                c.problem(&at, why);
+                continue;
+            }
+        };
+        match HeaderValue::from_str(text) {
+            Ok(mut value) => {
                 value.set_sensitive(true);
                 headers.insert(name, value);
             }
             // Never echo the value: it may be a secret.
-            (Err(_), _) => c.problem("headers", format!("invalid header name {k:?}")),
-            (_, Err(_)) => c.problem(
+            Err(_) => c.problem(
                 "headers",
                 format!("header {k:?} has an invalid value (not shown)"),
             ),
         }
     }
+    // A gRPC endpoint's message is its templated body.
+    let body = e
+        .grpc
+        .as_ref()
+        .map_or(e.body.as_deref(), |g| Some(g.message.as_str()));
+    let template = template(&e.vars, &e.path, &e.headers, body, &mut c);
+    let grpc = e
+        .grpc
+        .as_ref()
+        .map(|g| grpc(g, &e, template.is_some(), &mut c));
+    let recorded = match &e.requests_file {
+        None => Vec::new(),
+        Some(_) if !e.vars.is_empty() => {
+            c.problem(
+                "requests_file",
+                "cannot be combined with vars (a recording is replayed as is)",
+            );
+            Vec::new()
+        }
+        Some(file) => loadgen::recorded::load(file).unwrap_or_else(|err| {
+            c.problem("requests_file", err);
+            Vec::new()
+        }),
+    };
     if e.timeout.is_zero() {
         c.problem("timeout", "must be longer than zero");
     }
@@ -132,5 +189,56 @@ fn endpoint(path: &str, e: EndpointSection, problems: &mut Problems) -> Endpoint
         expect_body: e.expect_body,
         timeout: e.timeout,
         ceiling: e.ceiling,
+        vars: e.vars,
+        template,
+        secret_files,
+        requests_file: e.requests_file,
+        recorded,
+        grpc,
+    }
+}
+
+/// A `grpc:` entry's checks: no `body` or `requests_file` beside it, a valid method name, and
+/// with `descriptor_set` the method found in the file and (without `vars`) the message encoded.
+fn grpc(
+    g: &super::schema::GrpcSection,
+    e: &EndpointSection,
+    templated: bool,
+    c: &mut Checks<'_>,
+) -> super::GrpcSettings {
+    if e.body.is_some() {
+        c.problem(
+            "grpc",
+            "cannot be combined with body (the message is grpc.message)",
+        );
+    }
+    if e.requests_file.is_some() {
+        c.problem("grpc", "cannot be combined with requests_file");
+    }
+    let full = format!("{}/{}", g.service, g.method);
+    if let Err(err) = loadgen::grpc::split_method(&full) {
+        c.problem("grpc", err);
+    }
+    let call =
+        g.descriptor_set.as_ref().and_then(
+            |path| match loadgen::grpc::GrpcCall::from_descriptor_set(path, &g.service, &g.method) {
+                Ok(call) => Some(call),
+                Err(err) => {
+                    c.problem("grpc.descriptor_set", err);
+                    None
+                }
+            },
+        );
+    if let (Some(call), false) = (&call, templated) {
+        if let Err(err) = call.encode(g.message.as_bytes()) {
+            c.problem("grpc.message", err);
+        }
+    }
+    super::GrpcSettings {
+        service: g.service.clone(),
+        method: g.method.clone(),
+        message: g.message.clone(),
+        descriptor_set: g.descriptor_set.clone(),
+        call,
     }
 }

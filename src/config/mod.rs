@@ -7,6 +7,7 @@
 //! - `schema`: every key, its type and its default ([`ConfigFile`] and its sections).
 //! - `defaults`: the defaults as named constants (inject and the deploy tests use them too).
 //! - `values`: how durations, status sets and secret header values are written.
+//! - `vars`: an endpoint's `vars:` and the checks that build its request template.
 //! - `read`: merged values -> [`ConfigFile`], field by field, collecting problems.
 //! - `validate`: [`ConfigFile`] -> [`Settings`], collecting problems (`endpoints`: that list's).
 //! - `limits`: how big, deep and long a configuration may be, checked before it loads.
@@ -26,10 +27,12 @@ mod schema;
 mod show;
 mod validate;
 mod values;
+mod vars;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, Method};
@@ -44,11 +47,13 @@ pub use limits::{
 pub use paths::{check_path, url_at};
 pub use problem::{Problem, Section};
 pub use schema::{
-    ConfigFile, EndpointSection, GateSection, HttpMode, LogSection, TargetSection, TrafficSection,
+    ConfigFile, EndpointSection, GateSection, GrpcSection, HttpMode, LogSection, TargetSection,
+    TrafficSection,
 };
 pub use show::{body_digest, effective};
 pub use validate::validate;
 pub use values::{Secret, Statuses, REDACTED};
+pub use vars::{VarSpec, MAX_VARS};
 
 /// Environment variable naming the configuration file (not an override).
 pub const ENV_FILE: &str = "WARMGATE_CONFIG_FILE";
@@ -175,6 +180,34 @@ pub struct EndpointSettings {
     pub timeout: Duration,
     /// Absolute bound on this endpoint's gate quantile.
     pub ceiling: Option<Duration>,
+    /// The variables as written (empty: the request is sent as written).
+    pub vars: BTreeMap<String, VarSpec>,
+    /// The request template built from `vars` (None without vars).
+    pub template: Option<Arc<loadgen::RequestTemplate>>,
+    /// Headers read from files (mounted Secrets), re-read when they change.
+    pub secret_files: Vec<(http::HeaderName, Arc<loadgen::SecretFile>)>,
+    /// The file of recorded requests, if any.
+    pub requests_file: Option<PathBuf>,
+    /// Its requests, sent round-robin (empty without a file).
+    pub recorded: Vec<loadgen::RecordedRequest>,
+    /// The gRPC call, if the endpoint is one.
+    pub grpc: Option<GrpcSettings>,
+}
+
+/// A gRPC endpoint's method, message and schema.
+#[derive(Debug, Clone)]
+pub struct GrpcSettings {
+    /// `package.Service`.
+    pub service: String,
+    /// Method name.
+    pub method: String,
+    /// The message as JSON (the template's body when the endpoint has `vars`).
+    pub message: String,
+    /// The descriptor-set file, as configured.
+    pub descriptor_set: Option<PathBuf>,
+    /// The method resolved from `descriptor_set` at load; `None`: by server reflection at
+    /// warm-up start (the app must be up for it).
+    pub call: Option<loadgen::grpc::GrpcCall>,
 }
 
 /// Traffic shape.
@@ -188,6 +221,8 @@ pub struct Traffic {
     pub ramp: Duration,
     /// Requests per second once ready (0: stop).
     pub after_ready_rate: f64,
+    /// Seed of the endpoint choice and the templates' draws (None: a new one each start).
+    pub seed: Option<u64>,
 }
 
 /// The `gate:` section: the criterion itself, plus what happens around it.
@@ -211,7 +246,8 @@ pub struct GateConfig {
 pub fn load(sources: &Sources) -> Result<Settings, ConfigErrors> {
     let raw = merge(sources)?;
     let mut problems = problem::Problems::default();
-    let file = read::config_file(raw, &mut problems);
+    let mut file = read::config_file(raw, &mut problems);
+    resolve_env(&mut file, &sources.env);
     // Checked even when some fields were bad (they hold their defaults): every problem at once.
     let settings = validate::settings(file, &mut problems);
     if problems.0.is_empty() {
@@ -220,6 +256,20 @@ pub fn load(sources: &Sources) -> Result<Settings, ConfigErrors> {
         Err(ConfigErrors(
             problems.0.iter().map(ToString::to_string).collect(),
         ))
+    }
+}
+
+/// Replaces every `{env: NAME}` header value by the variable's value from `env` (a missing one
+/// stays, and validation reports it by name).
+fn resolve_env(file: &mut ConfigFile, env: &HashMap<String, String>) {
+    for e in file.endpoints.iter_mut().flatten() {
+        for v in e.headers.values_mut() {
+            if let Secret::Env { env: name } = v {
+                if let Some(value) = env.get(name.as_str()) {
+                    *v = Secret::FromEnv(value.clone());
+                }
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! here and are checked by `validate`, which reports every problem at once.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use loadgen::HttpVersion;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::defaults::*;
 use super::values::{self, Secret, Statuses};
+use super::vars::VarSpec;
 use super::{LogFormat, OnDeadline};
 use crate::gate::GateSettings;
 
@@ -101,6 +103,26 @@ impl From<HttpVersion> for HttpMode {
     }
 }
 
+/// `endpoints[].grpc`: one unary gRPC method, sent over HTTP/2 (h2c, or TLS on https).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcSection {
+    /// Full service name, `package.Service`.
+    pub service: String,
+    /// Method name.
+    pub method: String,
+    /// The request message as protobuf's JSON mapping, templated like a body with `vars`.
+    #[serde(default = "empty_message")]
+    pub message: String,
+    /// A `FileDescriptorSet` file with the schema; unset: server reflection at warm-up start.
+    #[serde(default)]
+    pub descriptor_set: Option<PathBuf>,
+}
+
+fn empty_message() -> String {
+    "{}".to_string()
+}
+
 /// One entry of `endpoints:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -111,10 +133,19 @@ pub struct EndpointSection {
     pub path: String,
     /// HTTP method.
     pub method: String,
-    /// Extra headers; the values are secret and print as `<redacted>`.
+    /// Extra headers: text, `{file: PATH, prefix: TEXT}` or `{env: NAME}`; the values are
+    /// secret and print as `<redacted>` (a file as its path).
     pub headers: BTreeMap<String, Secret>,
+    /// Template variables; with any, `{name}` in the path, text headers and body is replaced
+    /// per request.
+    pub vars: BTreeMap<String, VarSpec>,
     /// Request body.
     pub body: Option<String>,
+    /// Recorded requests (HAR, or JSON Lines of `{method, path, headers, body}`) replayed
+    /// round-robin instead of `path`, `method` and `body`.
+    pub requests_file: Option<PathBuf>,
+    /// A unary gRPC call instead of an HTTP request.
+    pub grpc: Option<GrpcSection>,
     /// Share of the rate.
     pub weight: u32,
     /// Accepted statuses: `"200-399"`, `"200,404"`, `204` or `[200, 204]`.
@@ -142,6 +173,9 @@ pub struct TrafficSection {
     pub ramp: Duration,
     /// Requests per second once ready (0: stop).
     pub after_ready_rate: f64,
+    /// Seed of the endpoint choice and of the templates' draws; unset: a new seed each start
+    /// (logged, so a run can be replayed).
+    pub seed: Option<u64>,
 }
 
 /// The `gate:` section: the criterion's numbers (the keys of [`GateSettings`], flattened in),
@@ -209,7 +243,10 @@ impl Default for EndpointSection {
             path: DEFAULT_ENDPOINT_PATH.to_string(),
             method: DEFAULT_METHOD.to_string(),
             headers: BTreeMap::new(),
+            vars: BTreeMap::new(),
             body: None,
+            requests_file: None,
+            grpc: None,
             weight: DEFAULT_WEIGHT,
             expect_status: Statuses::default(),
             expect_body: None,
@@ -226,6 +263,7 @@ impl Default for TrafficSection {
             max_inflight: DEFAULT_MAX_INFLIGHT,
             ramp: DEFAULT_RAMP,
             after_ready_rate: DEFAULT_AFTER_READY_RATE,
+            seed: None,
         }
     }
 }

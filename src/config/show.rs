@@ -6,9 +6,10 @@
 use serde_json::Value;
 
 use super::schema::{
-    ConfigFile, EndpointSection, GateSection, LogSection, TargetSection, TrafficSection,
+    ConfigFile, EndpointSection, GateSection, GrpcSection, LogSection, TargetSection,
+    TrafficSection,
 };
-use super::values::{Secret, Statuses};
+use super::values::{Secret, Statuses, REDACTED};
 use super::Settings;
 
 /// How `check` shows a request body: `<23 bytes, fnv1a 0123456789abcdef>`. A hash to compare
@@ -56,9 +57,27 @@ impl From<&Settings> for ConfigFile {
                         headers: e
                             .headers
                             .keys()
-                            .map(|k| (k.to_string(), Secret(super::values::REDACTED.into())))
+                            .map(|k| (k.to_string(), Secret::Text(REDACTED.into())))
+                            .chain(e.secret_files.iter().map(|(k, f)| {
+                                let file = f.path().to_path_buf();
+                                (
+                                    k.to_string(),
+                                    Secret::File {
+                                        file,
+                                        prefix: String::new(),
+                                    },
+                                )
+                            }))
                             .collect(),
+                        vars: e.vars.clone(),
                         body: e.body.as_deref().map(body_digest),
+                        requests_file: e.requests_file.clone(),
+                        grpc: e.grpc.as_ref().map(|g| GrpcSection {
+                            service: g.service.clone(),
+                            method: g.method.clone(),
+                            message: body_digest(&g.message),
+                            descriptor_set: g.descriptor_set.clone(),
+                        }),
                         weight: e.weight,
                         expect_status: Statuses(e.expect_status.clone()),
                         expect_body: e.expect_body.clone(),
@@ -72,6 +91,7 @@ impl From<&Settings> for ConfigFile {
                 max_inflight: s.traffic.max_inflight,
                 ramp: s.traffic.ramp,
                 after_ready_rate: s.traffic.after_ready_rate,
+                seed: s.traffic.seed,
             },
             gate: GateSection {
                 criterion: g.clone(),

@@ -184,6 +184,7 @@ fn traffic(t: TrafficSection, endpoints: usize, problems: &mut Problems) -> Traf
         max_inflight: t.max_inflight,
         ramp: t.ramp,
         after_ready_rate: after,
+        seed: t.seed,
     }
 }
 
@@ -313,6 +314,21 @@ fn memory(s: &Settings, problems: &mut Problems) {
 /// Problems that involve several sections.
 fn cross_checks(s: &Settings, problems: &mut Problems) {
     memory(s, problems);
+    // gRPC is HTTP/2 only: plain http needs h2c (https negotiates h2 with `auto` too).
+    let h1 = s.target.http == loadgen::HttpVersion::Http1
+        || (s.target.http == loadgen::HttpVersion::Auto && s.target.url.scheme() == "http");
+    if let Some(i) = s
+        .endpoints
+        .iter()
+        .position(|e| e.grpc.is_some())
+        .filter(|_| h1)
+    {
+        problems.push(
+            Section::Endpoints,
+            &format!("endpoints[{i}].grpc"),
+            "gRPC needs HTTP/2: set target.http to h2c (or auto on https)",
+        );
+    }
     let total_weight: u64 = s.endpoints.iter().map(|e| u64::from(e.weight)).sum();
     if !s.endpoints.is_empty() && total_weight == 0 {
         problems.push(

@@ -3,6 +3,7 @@
 //! Durations are read and written by [`crate::duration`] (re-exported here for the schema).
 
 use std::fmt;
+use std::path::PathBuf;
 
 use loadgen::StatusSet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -22,24 +23,110 @@ pub(crate) fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// A header value: read as text, never shown (it may be a credential). Debug and Serialize
-/// both print `<redacted>`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
+/// A header value: text, `{file: PATH, prefix: TEXT}` (read at start, re-read when the file
+/// changes) or `{env: NAME}` (read once at start). Never shown (it may be a credential): Debug
+/// and Serialize print `<redacted>`, or `{file: PATH}` for a file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// The value as written (templated when the endpoint has `vars`).
+    Text(String),
+    /// `prefix` + the file's contents, trailing white space trimmed.
+    File {
+        /// The file (a mounted Secret or projected token).
+        file: PathBuf,
+        /// Text put before the contents, e.g. `Bearer `.
+        prefix: String,
+    },
+    /// The value of an environment variable.
+    Env {
+        /// The variable's name.
+        env: String,
+    },
+    /// An environment variable's value once read: sent as is, never templated.
+    FromEnv(String),
+    /// A value of none of these forms, with what is wrong (said without the value): reading
+    /// never fails, so that validation reports each header at its own key.
+    Invalid(String),
+}
 
 /// What a [`Secret`] prints as.
 pub const REDACTED: &str = "<redacted>";
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
+        match self {
+            Secret::File { file, .. } => write!(f, "{{file: {file:?}}}"),
+            Secret::Env { env } => write!(f, "{{env: {env:?}}}"),
+            _ => f.write_str(REDACTED),
+        }
     }
 }
 
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(REDACTED)
+        use serde::ser::SerializeMap;
+        match self {
+            Secret::File { file, .. } => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("file", file)?;
+                m.end()
+            }
+            Secret::Env { env } => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("env", env)?;
+                m.end()
+            }
+            _ => s.serialize_str(REDACTED),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        let value = Value::deserialize(d)?;
+        Ok(Secret::from_value(&value).unwrap_or_else(Secret::Invalid))
+    }
+}
+
+impl Secret {
+    /// Reads a header value from its written form. The message never quotes the value.
+    pub(crate) fn from_value(value: &Value) -> Result<Secret, String> {
+        let hidden = "the value is not shown: it may be a secret";
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        match value {
+            Value::String(s) => Ok(Secret::Text(s.clone())),
+            Value::Object(map) => {
+                let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+                match keys.as_slice() {
+                    ["file"] | ["file", "prefix"] | ["prefix", "file"] => {
+                        let file = text(map.get("file"))
+                            .filter(|f| !f.is_empty())
+                            .ok_or("`file` must be a path")?;
+                        let prefix = match map.get("prefix") {
+                            None => String::new(),
+                            Some(p) => text(Some(p)).ok_or(format!("`prefix` must be text ({hidden})"))?,
+                        };
+                        Ok(Secret::File {
+                            file: file.into(),
+                            prefix,
+                        })
+                    }
+                    ["env"] => {
+                        let env = text(map.get("env"))
+                            .filter(|e| !e.is_empty())
+                            .ok_or("`env` must be a variable name")?;
+                        Ok(Secret::Env { env })
+                    }
+                    _ => Err(format!(
+                        "expected text, {{file: PATH, prefix: TEXT}} or {{env: NAME}} ({hidden})"
+                    )),
+                }
+            }
+            other => Err(format!(
+                "expected text (quote it), {{file: PATH, prefix: TEXT}} or {{env: NAME}}, got {} ({hidden})",
+                kind(other)
+            )),
+        }
     }
 }
 
@@ -131,7 +218,7 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let s = Secret("Bearer x".into());
+        let s = Secret::Text("Bearer x".into());
         assert_eq!(format!("{s:?}"), REDACTED);
         assert_eq!(
             serde_json::to_value(&s).expect("writes"),

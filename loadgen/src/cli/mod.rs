@@ -16,6 +16,8 @@ pub struct Cli {
 
 /// `loadgen` subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the larger variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Send open-loop traffic to a URL and print latency percentiles.
     Run(run::RunArgs),

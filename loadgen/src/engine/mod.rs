@@ -5,7 +5,10 @@
 //! - `schedule`: due time of request i (constant rate or ramp) and the weighted endpoint choice.
 //! - `pacer`: the OS thread that releases requests on time, and the tasks that send them.
 //! - `cap`: the in-flight cap and the backlog of overdue (late) requests.
-//! - `request`: pre-rendered requests, one exchange, answer -> [`Outcome`](crate::Outcome).
+//! - `request`: pre-rendered requests, one exchange, answer -> [`Outcome`](crate::Outcome)
+//!   (for a gRPC endpoint, by its `grpc-status`; see [`crate::grpc`]).
+//! - `render`: a templated endpoint's per-request target, headers and body.
+//! - `needle`: the streaming search for an answer's expected text.
 //! - `pool`: the engine's kept-alive connections (HTTP/1.1 stack, shared HTTP/2) per origin.
 //! - `dial`: opening one connection: TCP, TLS (`tls`), hyper's HTTP/1.1 or HTTP/2 handshake.
 //! - `recorder`: per-endpoint accumulators of the current window.
@@ -41,14 +44,16 @@ use crate::plan::Plan;
 use crate::snapshot::{Report, Snapshot};
 
 mod cap;
-mod dial;
+pub(crate) mod dial;
+mod needle;
 mod pacer;
 mod pool;
 mod recorder;
+mod render;
 mod request;
 mod schedule;
 mod ticker;
-mod tls;
+pub(crate) mod tls;
 
 use pacer::{Pacer, Shared};
 use schedule::Schedule;
@@ -126,7 +131,12 @@ pub fn run(plan: Plan, cancel: CancellationToken) -> Result<Engine, EngineError>
     let endpoints = plan
         .endpoints
         .iter()
-        .map(|e| request::Prepared::new(&mut pool, e, &plan))
+        .enumerate()
+        .map(|(i, e)| {
+            // One draw stream per endpoint, all from the plan's seed.
+            let seed = plan.seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            request::Prepared::new(&mut pool, e, &plan, seed)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let names: Vec<String> = plan.endpoints.iter().map(|e| e.name.clone()).collect();
     let drain = endpoints

@@ -61,6 +61,7 @@ impl Ticker {
                     schedule_end = Some(r.unwrap_or_else(|_| Instant::now()));
                 }
                 _ = tokio::time::sleep_until(next_tick.into()), if schedule_end.is_none() => {
+                    self.refresh_secrets();
                     let now = Instant::now();
                     let snap = self.take(index, win_start, now, None, &mut totals);
                     index += 1;
@@ -98,6 +99,18 @@ impl Ticker {
         let _ = self.tx.send(last).await;
         let windows = index + 1;
         report(totals, now - self.t0, ran_until - self.t0, windows)
+    }
+
+    /// Re-reads the secret files that changed, so a rotated token goes out from the next window.
+    /// A file that cannot be read keeps its last value, and is logged (path and reason only).
+    fn refresh_secrets(&self) {
+        for e in &self.shared.endpoints {
+            for (name, file) in &e.secrets {
+                if let Err(error) = file.refresh() {
+                    tracing::warn!(%error, header = %name, "Secret file unreadable; its last value stays in use.");
+                }
+            }
+        }
     }
 
     /// Takes the window `[start, now)` and adds it to `totals`. `sched_end` caps the target.

@@ -13,16 +13,22 @@
 //! - [`sim`]: [`SimApp`] (on the caller's runtime), [`SimThread`] (own thread and runtime) and
 //!   [`SimProcess`] (the `loadgen sim` binary, started within a timeout).
 //! - [`warmgate`]: [`Warmgate`], the `warmgate run` binary on a written config, and its probes.
+//! - [`grpc`]: [`GrpcApp`], the Python grpcio test server, with or without reflection.
+//! - [`recorder`]: [`Recorder`], a server that answers at once and keeps every request.
 //! - [`manifests`]: Kubernetes manifests for the inject tests.
 //! - [`truth`]: fetching `/sim/truth` ([`truth::fetch`]) and reading it.
 
 pub mod child;
+pub mod grpc;
 pub mod manifests;
+pub mod recorder;
 pub mod sim;
 pub mod truth;
 pub mod warmgate;
 
 pub use child::ChildGuard;
+pub use grpc::GrpcApp;
+pub use recorder::{Arrival, Recorder};
 pub use sim::{SimApp, SimProcess, SimThread};
 pub use warmgate::Warmgate;
 

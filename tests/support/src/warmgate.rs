@@ -26,6 +26,18 @@ impl Warmgate {
     /// the run sees exactly that file. Fails if a file cannot be written or the binary cannot
     /// start.
     pub fn start(warmgate: &str, yaml: &str, config: &Path, log: &Path) -> Result<Warmgate> {
+        Warmgate::start_with_env(warmgate, yaml, config, log, &[])
+    }
+
+    /// [`Warmgate::start`] with `env` added to the process's environment (for values the
+    /// configuration reads from a variable, e.g. `{env: NAME}` headers).
+    pub fn start_with_env(
+        warmgate: &str,
+        yaml: &str,
+        config: &Path,
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> Result<Warmgate> {
         let port = crate::try_free_port().context("cannot bind 127.0.0.1:0")?;
         std::fs::write(config, format!("listen: \"127.0.0.1:{port}\"\n{yaml}"))
             .with_context(|| format!("cannot write {}", config.display()))?;
@@ -37,6 +49,7 @@ impl Warmgate {
                 cmd.env_remove(k);
             }
         }
+        cmd.envs(env.iter().copied());
         Ok(Warmgate {
             base: format!("http://127.0.0.1:{port}"),
             child: ChildGuard::spawn("warmgate", cmd, log)?,
