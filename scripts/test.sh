@@ -17,6 +17,7 @@ command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # the status page test (tests/status_page.rs)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # throwaway CAs in tests/webhook*.rs
 command -v npm >/dev/null 2>&1 || missing+=(npm)   # helm and kubectl come from an npm package
+command -v jq >/dev/null 2>&1 || missing+=(jq)   # reads cargo's list of test binaries below
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -54,13 +55,72 @@ cargo clippy --workspace --all-targets -- -D warnings
 say "cargo doc -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
-# Tests share two noisy cores with the apps and traffic engines they start: one test at a time
-# keeps their statistics honest.
-say "cargo test"
-cargo test --workspace -- --test-threads=1
+# --- tests ------------------------------------------------------------------------------------
+# Every test binary is built once, then run directly so the log shows each one's wall time.
+# Binaries that start apps, drive traffic, read a clock or measure rates share two noisy cores
+# with what they start: they run one at a time with one test thread, as `cargo test` ran them.
+# Only the binaries named in PARALLEL, which are pure or call a short-lived CLI and assert no
+# time, latency or rate, run two at a time. A binary not named there (a new one) runs alone.
+PARALLEL=" config_fuzz deploy deploy_config inject inject_cli gate_statistics gate_verdict sim_api "
 
+say "cargo test --no-run (build every test binary)"
+started=$(date +%s)
+list=target/ci-tests.tsv
+logs=target/ci-test-logs
+mkdir -p target "$logs"
+# One line per test binary: name, kind, package directory, executable.
+cargo test --workspace --no-run --message-format=json-render-diagnostics \
+  | jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null)
+           | [.target.name, (.target.kind | join(",")), (.manifest_path | rtrimstr("Cargo.toml")),
+              .executable] | @tsv' >"$list"
+echo "built $(wc -l <"$list") test binaries in $(($(date +%s) - started)) s"
+
+# Runs one test binary as `cargo test` would (from its package directory, with
+# CARGO_MANIFEST_DIR set), its output in target/ci-test-logs; prints its wall time and result
+# line, and its whole output when it fails.
+run_test() {
+  local name="$1" kind="$2" dir="$3" exe="$4" t0 rc=0
+  local log="$logs/$name-$kind.log"
+  t0=$(date +%s)
+  (cd "$dir" && CARGO_MANIFEST_DIR="${dir%/}" "$exe" --test-threads=1) </dev/null >"$log" 2>&1 || rc=$?
+  local result
+  result=$(grep -E '^test result:' "$log" | tail -n 1 || true)
+  if [ "$rc" -ne 0 ]; then
+    printf '\n---- %s (%s) FAILED (exit %s) after %s s; its output:\n' "$name" "$kind" "$rc" "$(($(date +%s) - t0))"
+    cat "$log"
+    return 1
+  fi
+  printf '%5s s  %-28s %-10s %s\n' "$(($(date +%s) - t0))" "$name" "$kind" "$result"
+}
+export -f run_test
+export logs
+
+say "cargo test: light binaries, two at a time"
+started=$(date +%s)
+awk -F'\t' -v p="$PARALLEL" 'index(p, " " $1 " ") && $2 == "test"' "$list" \
+  | xargs -d '\n' -P 2 -I{} bash -c 'IFS=$'"'"'\t'"'"' read -r n k d e <<<"$1"; run_test "$n" "$k" "$d" "$e"' _ {}
+echo "light binaries: $(($(date +%s) - started)) s"
+
+say "cargo test: the other binaries, one at a time"
+started=$(date +%s)
+while IFS=$'\t' read -r name kind dir exe; do
+  case "$PARALLEL" in *" $name "*) [ "$kind" = test ] && continue ;; esac
+  run_test "$name" "$kind" "$dir" "$exe"
+done <"$list"
+echo "one-at-a-time binaries: $(($(date +%s) - started)) s"
+
+say "cargo test --doc"
+cargo test --workspace --doc -- --test-threads=1
+
+# The quick mode in the dev profile (dependencies at opt-level 2, as in the tests): it reuses
+# the test build instead of a second optimised build of the whole dependency tree. What it
+# checks holds in this profile too: warmgate's dev binary is the one every test drives at these
+# rates, and the penalty is a ratio of p99s measured by the same client. The figures in
+# docs/HONESTY.md come from `cargo bench --bench honesty -- --full` (the bench profile).
 if [ -f benches/honesty.rs ]; then
-  say "honesty benchmark, quick mode (fails if warmgate opens on drift/slowdown or jit penalty > 1.5)"
-  cargo bench --bench honesty -- --quick
+  say "honesty benchmark, quick mode, dev profile (fails if warmgate opens on drift/slowdown or jit penalty > 1.5)"
+  started=$(date +%s)
+  cargo bench --profile dev --bench honesty -- --quick
+  echo "honesty benchmark: $(($(date +%s) - started)) s"
 fi
 say "all checks passed"
