@@ -118,7 +118,7 @@ cargo test --workspace --doc -- --test-threads=1
 # rates, and the penalty is a ratio of p99s measured by the same client. The figures in
 # docs/HONESTY.md come from `cargo bench --bench honesty -- --full` (the bench profile).
 if [ -f benches/honesty.rs ]; then
-  say "honesty benchmark, quick mode, dev profile (fails if warmgate opens on drift/slowdown or jit penalty > 1.5)"
+  say "honesty benchmark, quick mode, dev profile (fails if warmgate opens on drift/slowdown/creep or jit penalty > 1.5)"
   started=$(date +%s)
   cargo bench --profile dev --bench honesty -- --quick
   echo "honesty benchmark: $(($(date +%s) - started)) s"
