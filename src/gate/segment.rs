@@ -92,6 +92,12 @@ fn median_level(points: &[Point]) -> f64 {
 /// scaled up by its square root, as usual for over-dispersed data. `None` for fewer than 3
 /// points.
 pub(crate) fn wls_slope(points: &[(f64, f64, f64)]) -> Option<(f64, f64)> {
+    wls_fit(points).map(|(slope, se, _)| (slope, se))
+}
+
+/// [`wls_slope`] and the over-dispersion factor it applied (the square root of the reduced
+/// chi-square, at least 1).
+fn wls_fit(points: &[(f64, f64, f64)]) -> Option<(f64, f64, f64)> {
     if points.len() < 3 {
         return None;
     }
@@ -120,7 +126,7 @@ pub(crate) fn wls_slope(points: &[(f64, f64, f64)]) -> Option<(f64, f64)> {
     }
     let dof = (points.len() - 2) as f64;
     let inflation = (chi2 / dof).max(1.0).sqrt();
-    Some((slope, inflation / sxx.sqrt()))
+    Some((slope, inflation / sxx.sqrt(), inflation))
 }
 
 /// True when `p` is clearly above the level `(mean, se)`.
@@ -171,7 +177,7 @@ pub(crate) fn find(history: &History, index: usize) -> Option<Segment> {
         None
     };
     let fit: Vec<(f64, f64, f64)> = segment.iter().map(|p| (p.x, p.s.level, p.s.se)).collect();
-    let (slope, slope_se) = wls_slope(&fit)?;
+    let (slope, slope_se, inflation) = wls_fit(&fit)?;
     // The best run of 3 windows before the newest MIN_WINDOWS, against those newest windows.
     let newest = &segment[segment.len() - MIN_WINDOWS..];
     let earlier = &segment[..segment.len() - MIN_WINDOWS];
@@ -180,9 +186,13 @@ pub(crate) fn find(history: &History, index: usize) -> Option<Segment> {
         .map(level)
         .enumerate()
         .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
+    // Real windows scatter more than their sampling errors say (a shared machine, GC, the
+    // app's own jitter): the difference's error is widened by the segment's over-dispersion,
+    // and the best of many runs is biased low by about 1.5 of its errors.
     let above_best = best.map(|(_, best)| {
         let now = level(newest);
-        (now.0 - best.0, (now.1 * now.1 + best.1 * best.1).sqrt())
+        let se = (now.1 * now.1 + best.1 * best.1).sqrt() * inflation;
+        (now.0 - best.0 - 1.5 * best.1 * inflation, se)
     });
     let after_best = best
         .map(|(i, _)| &fit[i + 3..])
