@@ -192,7 +192,7 @@ pub(crate) fn settle_text(settings: &GateSettings, seg: &Segment) -> String {
 /// warm-up can be the flat bottom of a U (a slowdown that begins as the warm-up ends), which only
 /// time tells apart from a steady state.
 pub(crate) fn settle_hold(settings: &GateSettings, seg: &Segment, f: &mut Findings<'_>) -> bool {
-    let hold = settings.settle_hold.as_secs_f64();
+    let hold = settings.settle_hold().as_secs_f64();
     let have = seg.windows as f64 * settings.window.as_secs_f64();
     if !seg.warmed || have >= hold {
         return false;

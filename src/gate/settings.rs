@@ -59,8 +59,10 @@ pub struct GateSettings {
     /// After a warm-up, how long the latency must have held since the settle point before it
     /// may pass: the end of a warm-up can be the flat bottom of a U (a slowdown starting as the
     /// warm-up ends), and only time tells the two apart.
-    #[serde(with = "serde_text")]
-    pub settle_hold: Duration,
+    /// Unset: 9 windows (45 s at the default 5 s window), so that sped-up test set-ups with
+    /// short windows scale with it.
+    #[serde(with = "crate::duration::serde_opt_text")]
+    pub settle_hold: Option<Duration>,
     /// Achieved / target rate needed in every window of the lookback.
     pub min_rate_ratio: f64,
     /// Largest p99 schedule lag allowed in every window of the lookback.
@@ -99,7 +101,7 @@ impl Default for GateSettings {
             min_samples: 2000,
             min_requests: 0,
             tier_requests: 12_000,
-            settle_hold: Duration::from_secs(45),
+            settle_hold: None,
             min_rate_ratio: 0.95,
             max_lag: Duration::from_millis(50),
             endpoints: Vec::new(),
@@ -156,6 +158,12 @@ impl GateSettings {
         } else {
             0.0
         }
+    }
+
+    /// `settle_hold`, or 9 windows when unset.
+    pub(crate) fn settle_hold(&self) -> Duration {
+        self.settle_hold
+            .unwrap_or_else(|| self.window.saturating_mul(9))
     }
 
     /// The ceiling of the endpoint named `name`, if it has one.
