@@ -292,6 +292,19 @@ fn settle_s(curve: Curve, rate: f64) -> Option<f64> {
     Some(by_requests.max(by_time))
 }
 
+/// `median% / max%` of sorted fractions `xs`, or `-`.
+fn median_max_pct(xs: &[f64]) -> String {
+    if xs.is_empty() {
+        "-".to_string()
+    } else {
+        format!(
+            "{:.1}% / {:.1}%",
+            pick(xs, 0.5) * 100.0,
+            pick(xs, 1.0) * 100.0
+        )
+    }
+}
+
 /// `min / median / max` of sorted `xs`, or `-`.
 fn spread(xs: &[f64]) -> String {
     if xs.is_empty() {
@@ -349,15 +362,7 @@ fn print_goals(seeds: u64) {
             } else {
                 format!("{:.0} / {:.0}", pick(&after, 0.5), pick(&after, 1.0))
             },
-            if residuals.is_empty() {
-                "-".to_string()
-            } else {
-                format!(
-                    "{:.1}% / {:.1}%",
-                    pick(&residuals, 0.5) * 100.0,
-                    pick(&residuals, 1.0) * 100.0
-                )
-            },
+            median_max_pct(&residuals),
             pick(&breaks, 0.5),
             common,
             g.goal
@@ -398,15 +403,7 @@ fn main() {
             .map(|&t| load.residual(case.curve, t))
             .collect();
         residuals.sort_by(f64::total_cmp);
-        let res = if times.is_empty() {
-            "-".to_string()
-        } else {
-            format!(
-                "{:.1}% / {:.1}%",
-                pick(&residuals, 0.5) * 100.0,
-                pick(&residuals, 1.0) * 100.0
-            )
-        };
+        let res = median_max_pct(&residuals);
         println!(
             "| {} | {}/{} | {} | {} | {} |",
             case.name,
