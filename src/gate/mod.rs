@@ -39,7 +39,7 @@
 //!
 //! # Layout
 //! - [`settings`]: [`GateSettings`], the criterion's numbers.
-//! - [`stats`]: order-statistic interval ranks, the normal quantile, robust helpers.
+//! - [`stats`]: order-statistic interval ranks and look-ups.
 //! - [`synth`]: seeded synthetic snapshots (lognormal latency times a warm-up curve) for tests
 //!   and benchmarks.
 //! - private: `history` (the bounded window memory and per-window levels), `segment` (settle
