@@ -40,7 +40,7 @@ pub const SLOWDOWN_AT: f64 = 8000.0;
 /// `slowdown`: requests per e-fold of the degradation (speed 1): +65% a minute at 200 rps.
 pub const SLOWDOWN_REQUESTS: f64 = 24_000.0;
 /// `creep`: seconds per e-fold of latency (speed 1): 60 / ln 1.1, +10% a minute, forever.
-pub const CREEP_SECONDS: f64 = 629.524_102_471_993;
+pub const CREEP_SECONDS: f64 = 629.523_521_235_423_7;
 /// `errors`: seconds of 503 answers after start (speed 1).
 pub const ERRORS_SECONDS: f64 = 20.0;
 
