@@ -95,19 +95,27 @@ run_test() {
 export -f run_test
 export logs
 
+# A failing binary does not stop the others: every failure is printed as it happens and named
+# again at the end, so one red run shows all that is wrong.
+failed=()
 say "cargo test: light binaries, two at a time"
 started=$(date +%s)
 awk -F'\t' -v p="$PARALLEL" 'index(p, " " $1 " ") && $2 == "test"' "$list" \
-  | xargs -d '\n' -P 2 -I{} bash -c 'IFS=$'"'"'\t'"'"' read -r n k d e <<<"$1"; run_test "$n" "$k" "$d" "$e"' _ {}
+  | xargs -d '\n' -P 2 -I{} bash -c 'IFS=$'"'"'\t'"'"' read -r n k d e <<<"$1"; run_test "$n" "$k" "$d" "$e"' _ {} \
+  || failed+=("a light binary (see FAILED above)")
 echo "light binaries: $(($(date +%s) - started)) s"
 
 say "cargo test: the other binaries, one at a time"
 started=$(date +%s)
 while IFS=$'\t' read -r name kind dir exe; do
   case "$PARALLEL" in *" $name "*) [ "$kind" = test ] && continue ;; esac
-  run_test "$name" "$kind" "$dir" "$exe"
+  run_test "$name" "$kind" "$dir" "$exe" || failed+=("$name ($kind)")
 done <"$list"
 echo "one-at-a-time binaries: $(($(date +%s) - started)) s"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\n==> FAILED test binaries: %s\n' "${failed[*]}"
+  exit 1
+fi
 
 say "cargo test --doc"
 cargo test --workspace --doc -- --test-threads=1
