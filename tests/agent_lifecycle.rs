@@ -14,7 +14,7 @@ use loadgen::sim::Profile;
 async fn an_app_restart_sends_the_agent_back_to_waiting_and_it_warms_again() {
     let port = free_port();
     let sim = SimApp::start(Profile::Flat, 1.0, port).await;
-    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), FAST_GATE));
+    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), READY_GATE));
     assert!(
         wg.wait_ready(Duration::from_secs(90)).await.is_some(),
         "{}",
@@ -47,7 +47,7 @@ async fn an_app_restart_sends_the_agent_back_to_waiting_and_it_warms_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_fails_readiness_within_100ms_and_exits_zero() {
     let sim = SimApp::start(Profile::Flat, 1.0, 0).await;
-    let mut wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), FAST_GATE));
+    let mut wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), READY_GATE));
     assert!(
         wg.wait_ready(Duration::from_secs(90)).await.is_some(),
         "{}",

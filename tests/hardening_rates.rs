@@ -23,7 +23,7 @@ fn gauge(text: &str, prefix: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_gauges_fall_to_zero_when_nothing_is_sent_after_ready() {
     let sim = SimApp::start(Profile::Flat, 1.0, 0).await;
-    let yaml = fast_config(&sim.url(), FAST_GATE).replace(
+    let yaml = fast_config(&sim.url(), READY_GATE).replace(
         "traffic: {rate: 800, ramp: 1s}",
         "traffic: {rate: 800, ramp: 1s, after_ready_rate: 0}",
     );

@@ -136,7 +136,7 @@ async fn the_status_page_draws_the_warm_up_in_chromium() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page");
     std::fs::create_dir_all(&dir).unwrap();
     let sim = SimApp::start(Profile::Flat, 1.0, 0).await;
-    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), FAST_GATE));
+    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), READY_GATE));
 
     // Warming, with a few windows to draw.
     let t0 = Instant::now();

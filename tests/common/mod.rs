@@ -28,6 +28,14 @@ pub fn fast_config(target: &str, extra: &str) -> String {
 pub const FAST_GATE: &str =
     "gate: {window: 1s, lookback: 10s, consecutive: 3, min_samples: 1500, deadline: 60s}\n";
 
+/// [`FAST_GATE`] with a lax `max_rise` (+50%/min, so the trend's precision guard is +/-30%/min):
+/// for tests that need a flat app ready and test something else (restarts, signals, rates, the
+/// status page). At the default +5%/min a flat app at 1 s windows needs ~45 s on a quiet machine
+/// and more on a loaded one, which only tests/gate_statistics.rs and the drift cases of
+/// tests/agent_verdicts.rs are about.
+pub const READY_GATE: &str =
+    "gate: {window: 1s, lookback: 10s, consecutive: 3, min_samples: 1500, max_rise: 0.5, deadline: 60s}\n";
+
 /// Runs `warmgate` with `args` to completion: (exit code, stdout, stderr).
 pub fn warmgate_cmd(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_warmgate"));
