@@ -61,7 +61,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 # with what they start: they run one at a time with one test thread, as `cargo test` ran them.
 # Only the binaries named in PARALLEL, which are pure or call a short-lived CLI and assert no
 # time, latency or rate, run two at a time. A binary not named there (a new one) runs alone.
-PARALLEL=" config_fuzz deploy deploy_config inject inject_cli gate_statistics gate_verdict sim_api "
+PARALLEL=" config_fuzz deploy deploy_config inject inject_cli gate_reference gate_statistics gate_verdict sim_api "
 
 say "cargo test --no-run (build every test binary)"
 started=$(date +%s)

@@ -31,6 +31,7 @@ pub mod inject;
 pub mod metrics;
 pub mod page;
 pub mod phase;
+pub mod reference;
 pub mod server;
 pub mod sidecar;
 pub mod state;

@@ -66,6 +66,26 @@ pub struct Metrics {
     pub achieved_rate: Gauge,
     /// `warmgate_schedule_lag_seconds`: the engine's p99 schedule lag in the last window.
     pub lag: Gauge,
+    /// `warmgate_ready_latency_seconds{endpoint, workload, q}`: the gate quantile measured over
+    /// the judged span when the gate last genuinely passed (never on a deadline `open`); absent
+    /// before, kept while warmgate lives: what its peers' `gate.reference` reads.
+    pub ready_latency: GaugeVec,
+    /// `warmgate_ready_rate_per_second{endpoint, workload}`: the endpoint's warm-up rate then.
+    pub ready_rate: GaugeVec,
+    /// `warmgate_ready_window_seconds{endpoint, workload}`: the gate window then.
+    pub ready_window: GaugeVec,
+    /// `warmgate_ready_rule{rule}`: 1 for the rule that opened the gate last (`stand_alone`,
+    /// `reference`), 0 for the other; absent before the first genuine pass.
+    pub ready_rule: IntGaugeVec,
+    /// `warmgate_reference_latency_seconds{endpoint}`: the fleet reference at the last
+    /// evaluation; absent while none counts.
+    pub reference_latency: GaugeVec,
+    /// `warmgate_reference_peers{endpoint}`: peers behind it (0 while none counts).
+    pub reference_peers: IntGaugeVec,
+    /// `warmgate_reference_age_seconds`: seconds since Prometheus answered; absent before.
+    pub reference_age: GaugeVec,
+    /// `warmgate_reference_queries_total{result}`: rounds of reference queries, `ok` or `error`.
+    pub reference_queries: IntCounterVec,
 }
 
 type IntGaugeVec = prometheus::IntGaugeVec;
@@ -181,6 +201,62 @@ impl Metrics {
                 "warmgate_schedule_lag_seconds",
                 "p99 schedule lag of the traffic engine in the last window.",
             )?,
+            ready_latency: GaugeVec::new(
+                Opts::new(
+                    "warmgate_ready_latency_seconds",
+                    "Gate quantile over the judged span when the gate last genuinely passed (the fleet reference its peers read).",
+                ),
+                &["endpoint", "workload", "q"],
+            )?,
+            ready_rate: GaugeVec::new(
+                Opts::new(
+                    "warmgate_ready_rate_per_second",
+                    "The endpoint's warm-up rate when the gate last genuinely passed.",
+                ),
+                &["endpoint", "workload"],
+            )?,
+            ready_window: GaugeVec::new(
+                Opts::new(
+                    "warmgate_ready_window_seconds",
+                    "The gate window when the gate last genuinely passed.",
+                ),
+                &["endpoint", "workload"],
+            )?,
+            ready_rule: IntGaugeVec::new(
+                Opts::new(
+                    "warmgate_ready_rule",
+                    "1 for the rule that opened the gate last (stand_alone, reference), 0 for the other.",
+                ),
+                &["rule"],
+            )?,
+            reference_latency: GaugeVec::new(
+                Opts::new(
+                    "warmgate_reference_latency_seconds",
+                    "The fleet reference (median of the warm peers' quantile) at the last evaluation.",
+                ),
+                &["endpoint"],
+            )?,
+            reference_peers: IntGaugeVec::new(
+                Opts::new(
+                    "warmgate_reference_peers",
+                    "Peers behind the fleet reference at the last evaluation (0 while none counts).",
+                ),
+                &["endpoint"],
+            )?,
+            reference_age: GaugeVec::new(
+                Opts::new(
+                    "warmgate_reference_age_seconds",
+                    "Seconds since Prometheus answered the reference queries.",
+                ),
+                &[],
+            )?,
+            reference_queries: IntCounterVec::new(
+                Opts::new(
+                    "warmgate_reference_queries_total",
+                    "Rounds of fleet reference queries by result.",
+                ),
+                &["result"],
+            )?,
             registry,
         };
         for c in [
@@ -205,6 +281,14 @@ impl Metrics {
             Box::new(m.target_rate.clone()),
             Box::new(m.achieved_rate.clone()),
             Box::new(m.lag.clone()),
+            Box::new(m.ready_latency.clone()),
+            Box::new(m.ready_rate.clone()),
+            Box::new(m.ready_window.clone()),
+            Box::new(m.ready_rule.clone()),
+            Box::new(m.reference_latency.clone()),
+            Box::new(m.reference_peers.clone()),
+            Box::new(m.reference_age.clone()),
+            Box::new(m.reference_queries.clone()),
         ] {
             m.registry.register(c)?;
         }

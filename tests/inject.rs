@@ -409,9 +409,14 @@ fn other_impossible_requests_are_refused() {
         ),
         // An annotation value that is not even a scalar (a YAML `true` or `100` is read as text).
         (deployment(", warmgate.io/rate: [100]", "      - {name: a, image: a, ports: [{containerPort: 80}]}\n"), "warmgate.io/rate"),
+        // A reference mode without a reference, an unknown mode, credentials in the URL.
+        (deployment(", warmgate.io/reference-mode: require", "      - {name: a, image: a, ports: [{containerPort: 80}]}\n"), "warmgate.io/reference-mode"),
+        (deployment(", warmgate.io/reference: \"http://p:9090\", warmgate.io/reference-mode: strict", "      - {name: a, image: a, ports: [{containerPort: 80}]}\n"), "warmgate.io/reference-mode"),
+        (deployment(", warmgate.io/reference: \"http://u:hunter2@p:9090\"", "      - {name: a, image: a, ports: [{containerPort: 80}]}\n"), "warmgate.io/reference"),
     ];
     for (input, field) in cases {
         let errors = inject_str(&input, &Options::default()).expect_err(field).0;
+        assert!(!errors[0].to_string().contains("hunter2"), "{}", errors[0]);
         assert!(
             errors[0].to_string().contains(field),
             "want {field}: {}",
@@ -478,4 +483,56 @@ fn list_items_are_injected_and_errors_name_the_item() {
         ),
         "{text}"
     );
+}
+
+#[test]
+fn a_reference_annotation_turns_on_the_fleet_reference_and_names_the_pod() {
+    let input = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\n  annotations: {warmgate.io/inject: \"true\", warmgate.io/reference: \"http://prometheus.monitoring:9090\", warmgate.io/reference-mode: require}\n\
+        spec:\n  selector: {matchLabels: {app.kubernetes.io/name: shop}}\n  template:\n    metadata: {labels: {app.kubernetes.io/name: shop}}\n    spec:\n      containers:\n      - {name: a, image: a, ports: [{containerPort: 80}]}\n";
+    let out =
+        parse_documents(&inject_str(input, &Options::default()).expect("inject")).expect("parse");
+    let wg = named(containers(&out[0]), CONTAINER_NAME);
+    let cfg = config_of(wg);
+    assert_eq!(
+        cfg["gate"]["reference"]["prometheus_url"].as_str(),
+        Some("http://prometheus.monitoring:9090")
+    );
+    assert_eq!(cfg["gate"]["reference"]["mode"].as_str(), Some("require"));
+    // Who the pod is, from the downward API: its exported p99 and its queries depend on it.
+    let env = wg["env"].as_sequence().expect("env");
+    let field = |name: &str| {
+        env.iter()
+            .find(|e| e["name"].as_str() == Some(name))
+            .and_then(|e| e["valueFrom"]["fieldRef"]["fieldPath"].as_str())
+            .unwrap_or_else(|| panic!("no {name} from the downward API in {env:?}"))
+    };
+    assert_eq!(field("POD_NAMESPACE"), "metadata.namespace");
+    assert_eq!(field("POD_NAME"), "metadata.name");
+    assert_eq!(
+        field("POD_WORKLOAD"),
+        "metadata.labels['app.kubernetes.io/name']"
+    );
+    // The inline configuration loads as warmgate would, with the pod's identity filled in.
+    let yaml = wg["env"][0]["value"].as_str().expect("config text");
+    let env: std::collections::HashMap<String, String> = [
+        ("POD_NAMESPACE", "prod"),
+        ("POD_NAME", "shop-7d9f-x2"),
+        ("POD_WORKLOAD", "shop"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let s = warmgate::config::load(&warmgate::config::Sources {
+        yaml: Some(yaml.to_string()),
+        env,
+        ..Default::default()
+    })
+    .expect("loads");
+    let q = s.gate.reference.expect("gate.reference");
+    assert_eq!(
+        (q.namespace.as_str(), q.pod.as_str(), q.workload.as_str()),
+        ("prod", "shop-7d9f-x2", "shop")
+    );
+    let rule = s.gate.criterion.reference.expect("the rule");
+    assert_eq!(rule.mode, warmgate::gate::ReferenceMode::Require);
 }

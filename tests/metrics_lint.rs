@@ -8,40 +8,14 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use loadgen::sim::Profile;
 
-fn promtool() -> PathBuf {
-    warmgate_testkit::tool("promtool", "prometheus")
-}
-
-/// Runs `promtool check metrics` on `text`: its stdout and stderr together, empty when clean.
+/// Runs `promtool check metrics` on `text` (testkit): empty when clean.
 fn promtool_lint(text: &str) -> String {
-    let mut child = Command::new(promtool())
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run promtool");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let mut said = String::from_utf8_lossy(&out.stdout).into_owned();
-    said.push_str(&String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() && said.is_empty() {
-        said = format!("promtool exited {}", out.status);
-    }
-    said
+    warmgate_testkit::prometheus::promtool_check_metrics(text)
 }
 
 /// Fetches /metrics in `phase` and asserts that promtool finds nothing to say and no sample is

@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use super::{plan, Agent, Warmed};
-use crate::gate::{Gate, Verdict};
+use crate::gate::{Gate, Rule, Verdict};
 use crate::metrics::record_window;
 use crate::phase::Phase;
 use crate::state::WindowRow;
@@ -56,6 +56,31 @@ impl Agent {
         };
         let names: Vec<String> = s.endpoints.iter().map(|e| e.name.clone()).collect();
         let mut gate = Gate::new(s.gate.criterion.clone(), names);
+        let rates = endpoint_rates(s);
+        // The fleet reference is asked in the background and never waited for.
+        let fleet = match &s.gate.reference {
+            None => None,
+            Some(q) => {
+                let queries = crate::reference::endpoint_queries(
+                    q,
+                    &rates,
+                    s.gate.criterion.quantile,
+                    s.gate.criterion.window,
+                );
+                match crate::reference::FleetWatch::start(
+                    q,
+                    queries,
+                    self.board.metrics().clone(),
+                    stop,
+                ) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        error!(error = %format!("{e:#}"), "Cannot ask Prometheus for the fleet reference; judging alone.");
+                        None
+                    }
+                }
+            }
+        };
         let started = Instant::now();
         let deadline = started + s.gate.deadline;
         loop {
@@ -79,25 +104,68 @@ impl Agent {
             if let Some(why) = app_gone(&snap) {
                 return Warmed::AppGone(why);
             }
-            let verdict = gate.observe(&snap);
+            let known = fleet.as_ref().map(|w| w.fleet());
+            let verdict = gate.observe_with(&snap, known.as_ref());
             self.publish(&snap, &verdict, started);
             if verdict.ready {
                 let t = started.elapsed().as_secs_f64();
+                let rule = verdict.rule.unwrap_or(Rule::StandAlone);
                 info!(
                     warmup_s = t,
                     phase = "ready",
                     streak = verdict.streak,
+                    rule = rule.as_str(),
                     "Warm-up finished: every endpoint is warm."
                 );
+                self.export_ready(&verdict, &rates);
+                let by = match rule {
+                    Rule::Reference => " (within tolerance of the fleet reference)",
+                    Rule::StandAlone => "",
+                };
                 self.board.set_phase(
                     Phase::Ready,
                     format!(
-                        "warm: {} passing evaluations in a row after {t:.0}s",
+                        "warm: {} passing evaluations in a row after {t:.0}s{by}",
                         verdict.streak
                     ),
                 );
                 return Warmed::Ready;
             }
+        }
+    }
+
+    /// A genuine pass: exports what the gate measured, for peers' `gate.reference` (kept while
+    /// warmgate lives; a later genuine pass overwrites it).
+    fn export_ready(&self, verdict: &Verdict, rates: &[(String, f64)]) {
+        let s = &self.settings;
+        let m = self.board.metrics();
+        let workload = s
+            .gate
+            .reference
+            .as_ref()
+            .map(|r| r.workload.clone())
+            .or_else(|| std::env::var(crate::config::reference::ENV_WORKLOAD).ok())
+            .unwrap_or_default();
+        let q_label = format!("{}", s.gate.criterion.quantile);
+        let window = s.gate.criterion.window.as_secs_f64();
+        for (e, (_, rate)) in verdict.endpoints.iter().zip(rates) {
+            let Some(q) = e.q_ms else { continue };
+            let name = e.name.as_str();
+            m.ready_latency
+                .with_label_values(&[name, workload.as_str(), q_label.as_str()])
+                .set(q / 1000.0);
+            m.ready_rate
+                .with_label_values(&[name, workload.as_str()])
+                .set(*rate);
+            m.ready_window
+                .with_label_values(&[name, workload.as_str()])
+                .set(window);
+        }
+        let by = verdict.rule.unwrap_or(Rule::StandAlone);
+        for rule in Rule::ALL {
+            m.ready_rule
+                .with_label_values(&[rule.as_str()])
+                .set(i64::from(rule == by));
         }
     }
 
@@ -191,6 +259,25 @@ impl Agent {
             if let Some(s) = e.settle_s {
                 m.gate_settle.with_label_values(&[name]).set(s);
             }
+            if verdict.reference.is_some() {
+                match (e.reference_ms, e.reference_peers) {
+                    (Some(r), Some(p)) => {
+                        m.reference_latency
+                            .with_label_values(&[name])
+                            .set(r / 1000.0);
+                        m.reference_peers
+                            .with_label_values(&[name])
+                            .set(i64::from(p));
+                    }
+                    _ => {
+                        let _ = m.reference_latency.remove_label_values(&[name]);
+                        m.reference_peers.with_label_values(&[name]).set(0);
+                    }
+                }
+            }
+        }
+        if let Some(age) = verdict.reference.as_ref().and_then(|r| r.age_s) {
+            m.reference_age.with_label_values::<&str>(&[]).set(age);
         }
         m.gate_streak.set(i64::from(verdict.streak));
         m.evaluations
@@ -216,6 +303,22 @@ impl Agent {
             });
         }
     }
+}
+
+/// Each endpoint's share of `traffic.rate` (requests per second), by weight, in plan order.
+fn endpoint_rates(s: &crate::config::Settings) -> Vec<(String, f64)> {
+    let total: f64 = s.endpoints.iter().map(|e| f64::from(e.weight)).sum();
+    s.endpoints
+        .iter()
+        .map(|e| {
+            let share = if total > 0.0 {
+                f64::from(e.weight) / total
+            } else {
+                0.0
+            };
+            (e.name.clone(), s.traffic.rate * share)
+        })
+        .collect()
 }
 
 /// The app stopped accepting connections, or restarted within the window: nothing succeeded

@@ -45,6 +45,24 @@ pub const DEFAULT_AFTER_READY_RATE: f64 = 0.0;
 /// The default warm-up deadline, from the start of warming.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
 
+/// `gate.reference.query`: the warm peers of this pod's workload (same namespace, not this pod)
+/// that measured the same endpoint's same quantile at the same rate and window.
+pub const DEFAULT_REFERENCE_QUERY: &str = concat!(
+    "warmgate_ready_latency_seconds{namespace=\"$namespace\",workload=\"$workload\",",
+    "endpoint=\"$endpoint\",q=\"$quantile\",pod!=\"$pod\"}",
+    " and on(namespace, pod, endpoint) (warmgate_ready_rate_per_second == $rate)",
+    " and on(namespace, pod, endpoint) (warmgate_ready_window_seconds == $window)"
+);
+/// `gate.reference.tolerance`.
+pub const DEFAULT_REFERENCE_TOLERANCE: f64 = 0.15;
+/// `gate.reference.min_peers`.
+pub const DEFAULT_MIN_PEERS: u32 = 1;
+/// `gate.reference.refresh`: under half the default window, so a Prometheus that stops is noticed
+/// before the next window closes.
+pub const DEFAULT_REFERENCE_REFRESH: Duration = Duration::from_secs(2);
+/// `gate.reference.timeout`.
+pub const DEFAULT_REFERENCE_TIMEOUT: Duration = Duration::from_secs(2);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@ mod numbers;
 mod paths;
 mod problem;
 mod read;
+pub mod reference;
 mod schema;
 mod show;
 mod validate;
@@ -46,9 +47,10 @@ pub use limits::{
 };
 pub use paths::{check_path, url_at};
 pub use problem::{Problem, Section};
+pub use reference::ReferenceQuery;
 pub use schema::{
-    ConfigFile, EndpointSection, GateSection, GrpcSection, HttpMode, LogSection, TargetSection,
-    TrafficSection,
+    ConfigFile, EndpointSection, GateSection, GrpcSection, HttpMode, LogSection, ReferenceSection,
+    TargetSection, TrafficSection,
 };
 pub use show::{body_digest, effective};
 pub use validate::validate;
@@ -239,6 +241,8 @@ pub struct GateConfig {
     pub on_deadline: OnDeadline,
     /// The bound on the gate's histogram memory, MiB, as configured.
     pub max_memory_mib: u64,
+    /// `gate.reference`'s query (its rule is in `criterion.reference`).
+    pub reference: Option<ReferenceQuery>,
 }
 
 /// Loads, merges and validates configuration from `sources`. Fails with every problem found:
@@ -262,6 +266,22 @@ pub fn load(sources: &Sources) -> Result<Settings, ConfigErrors> {
 /// Replaces every `{env: NAME}` header value by the variable's value from `env` (a missing one
 /// stays, and validation reports it by name).
 fn resolve_env(file: &mut ConfigFile, env: &HashMap<String, String>) {
+    if let Some(r) = file.gate.reference.as_mut() {
+        if let Some(Secret::Env { env: name }) = &r.bearer_token {
+            if let Some(value) = env.get(name.as_str()) {
+                r.bearer_token = Some(Secret::FromEnv(value.clone()));
+            }
+        }
+        for (slot, var) in [
+            (&mut r.namespace, reference::ENV_NAMESPACE),
+            (&mut r.pod, reference::ENV_POD),
+            (&mut r.workload, reference::ENV_WORKLOAD),
+        ] {
+            if slot.is_none() {
+                *slot = env.get(var).cloned();
+            }
+        }
+    }
     for e in file.endpoints.iter_mut().flatten() {
         for v in e.headers.values_mut() {
             if let Secret::Env { env: name } = v {

@@ -88,6 +88,11 @@ impl<'p> Checks<'p> {
         Checks::new(section, section.key(), problems)
     }
 
+    /// Problems recorded so far (in every section).
+    pub(crate) fn count(&self) -> usize {
+        self.problems.0.len()
+    }
+
     /// Reports a problem with `key` of this table.
     pub(crate) fn problem(&mut self, key: &str, message: impl fmt::Display) {
         let path = if self.prefix.is_empty() {

@@ -17,7 +17,7 @@ use super::defaults::*;
 use super::values::{self, Secret, Statuses};
 use super::vars::VarSpec;
 use super::{LogFormat, OnDeadline};
-use crate::gate::GateSettings;
+use crate::gate::{GateSettings, ReferenceMode};
 
 /// The whole configuration as written (YAML, TOML, or env overrides).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,6 +198,90 @@ pub struct GateSection {
     /// Bound on the histograms the gate keeps (endpoints x lookback windows x one histogram),
     /// MiB; settings that would need more are refused.
     pub max_memory_mib: u64,
+    /// The fleet reference: the warm peers' quantile, read from Prometheus (unset: off).
+    pub reference: Option<ReferenceSection>,
+}
+
+/// `gate.reference`: where the warm peers' quantile comes from and what it does to the verdict
+/// (docs/DESIGN.md, "The fleet reference").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSection {
+    /// Base URL of the Prometheus HTTP API, e.g. `http://prometheus.monitoring:9090` (any host:
+    /// it is not synthetic traffic; no credentials in it).
+    pub prometheus_url: String,
+    /// PromQL template; `$endpoint`, `$namespace`, `$pod`, `$workload`, `$quantile`, `$rate`
+    /// and `$window` are replaced. Each series of the answer is one peer; the reference is their
+    /// median.
+    #[serde(default = "default_reference_query")]
+    pub query: String,
+    /// `accelerate` or `require`.
+    #[serde(default)]
+    pub mode: ReferenceMode,
+    /// How far above the reference the pod may be.
+    #[serde(default = "default_reference_tolerance")]
+    pub tolerance: f64,
+    /// Peers needed before the reference counts.
+    #[serde(default = "default_min_peers")]
+    pub min_peers: u32,
+    /// How often Prometheus is asked.
+    #[serde(default = "default_refresh", with = "values::duration")]
+    pub refresh: Duration,
+    /// Bound on one round of queries.
+    #[serde(default = "default_reference_timeout", with = "values::duration")]
+    pub timeout: Duration,
+    /// `{file: PATH}` (re-read at each query) or `{env: NAME}`: sent as `Authorization: Bearer`.
+    /// Never inline text, never shown.
+    #[serde(default)]
+    pub bearer_token: Option<Secret>,
+    /// `$namespace`; unset: the `POD_NAMESPACE` environment variable.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `$pod`; unset: `POD_NAME`.
+    #[serde(default)]
+    pub pod: Option<String>,
+    /// `$workload`; unset: `POD_WORKLOAD`.
+    #[serde(default)]
+    pub workload: Option<String>,
+}
+
+impl ReferenceSection {
+    /// A reference asking `prometheus_url`, every other key its default.
+    pub fn new(prometheus_url: &str) -> ReferenceSection {
+        ReferenceSection {
+            prometheus_url: prometheus_url.to_string(),
+            query: default_reference_query(),
+            mode: ReferenceMode::default(),
+            tolerance: DEFAULT_REFERENCE_TOLERANCE,
+            min_peers: DEFAULT_MIN_PEERS,
+            refresh: DEFAULT_REFERENCE_REFRESH,
+            timeout: DEFAULT_REFERENCE_TIMEOUT,
+            bearer_token: None,
+            namespace: None,
+            pod: None,
+            workload: None,
+        }
+    }
+}
+
+fn default_reference_query() -> String {
+    DEFAULT_REFERENCE_QUERY.to_string()
+}
+
+fn default_reference_tolerance() -> f64 {
+    DEFAULT_REFERENCE_TOLERANCE
+}
+
+fn default_min_peers() -> u32 {
+    DEFAULT_MIN_PEERS
+}
+
+fn default_refresh() -> Duration {
+    DEFAULT_REFERENCE_REFRESH
+}
+
+fn default_reference_timeout() -> Duration {
+    DEFAULT_REFERENCE_TIMEOUT
 }
 
 impl Default for ConfigFile {
@@ -277,6 +361,7 @@ impl Default for GateSection {
             deadline: DEFAULT_DEADLINE,
             on_deadline: OnDeadline::Fail,
             max_memory_mib: super::limits::DEFAULT_MAX_MEMORY_MIB,
+            reference: None,
         }
     }
 }

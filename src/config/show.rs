@@ -6,8 +6,8 @@
 use serde_json::Value;
 
 use super::schema::{
-    ConfigFile, EndpointSection, GateSection, GrpcSection, LogSection, TargetSection,
-    TrafficSection,
+    ConfigFile, EndpointSection, GateSection, GrpcSection, LogSection, ReferenceSection,
+    TargetSection, TrafficSection,
 };
 use super::values::{Secret, Statuses, REDACTED};
 use super::Settings;
@@ -99,6 +99,27 @@ impl From<&Settings> for ConfigFile {
                 deadline: s.gate.deadline,
                 on_deadline: s.gate.on_deadline,
                 max_memory_mib: s.gate.max_memory_mib,
+                reference: s
+                    .gate
+                    .reference
+                    .as_ref()
+                    .zip(g.reference.as_ref())
+                    .map(|(q, r)| {
+                        ReferenceSection {
+                            prometheus_url: q.prometheus_url.to_string(),
+                            query: q.query.clone(),
+                            mode: r.mode,
+                            tolerance: r.tolerance,
+                            min_peers: r.min_peers,
+                            refresh: q.refresh,
+                            timeout: q.timeout,
+                            // A file prints as its path, a variable's value as `<redacted>`.
+                            bearer_token: q.bearer_token.clone(),
+                            namespace: Some(q.namespace.clone()),
+                            pod: Some(q.pod.clone()),
+                            workload: Some(q.workload.clone()),
+                        }
+                    }),
             },
         }
     }

@@ -306,3 +306,49 @@ fn problems_carry_their_section_for_callers() {
     assert_eq!(problems[0].section, Section::Traffic, "{problems:?}");
     assert!(problems[0].to_string().starts_with("traffic.rate: "));
 }
+
+#[test]
+fn the_fleet_reference_is_checked_and_its_secrets_never_shown() {
+    let s = with_env(
+        "gate: {reference: {prometheus_url: \"http://prom:9090\", bearer_token: {env: PROM_TOKEN}}}",
+        &[("PROM_TOKEN", "s3cr3t-token"), ("POD_NAME", "shop-1")],
+    )
+    .expect("loads");
+    let q = s.gate.reference.as_ref().expect("query");
+    assert_eq!(q.pod, "shop-1");
+    assert_eq!(q.refresh, Duration::from_secs(2));
+    let rule = s.gate.criterion.reference.as_ref().expect("rule");
+    assert_eq!((rule.tolerance, rule.min_peers), (0.15, 1));
+    let shown = effective(&s).to_string();
+    assert!(!shown.contains("s3cr3t-token"), "{shown}");
+    assert!(
+        shown.contains("\"prometheus_url\":\"http://prom:9090/\""),
+        "{shown}"
+    );
+    assert!(!format!("{s:?}").contains("s3cr3t-token"));
+
+    let e = errors(from_yaml(
+        "gate:\n  reference:\n    prometheus_url: \"http://user:hunter2@prom:9090\"\n    bearer_token: inline-token\n    query: 'up{a=\"$endpont\"}'\n    tolerance: 0\n    refresh: 10ms\n    min_peers: 0\n",
+    ))
+    .join("\n");
+    for want in [
+        "gate.reference.prometheus_url: holds credentials",
+        "gate.reference.bearer_token: inline text is refused",
+        "gate.reference.query: unknown variable $endpont",
+        "gate.reference.tolerance",
+        "gate.reference.refresh",
+        "gate.reference.min_peers",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in\n{e}");
+    }
+    assert!(!e.contains("hunter2") && !e.contains("inline-token"), "{e}");
+    let e = errors(with_env(
+        "gate: {reference: {prometheus_url: \"ftp://prom\", bearer_token: {env: NOPE}}}",
+        &[],
+    ))
+    .join("\n");
+    assert!(e.contains("scheme \"ftp\""), "{e}");
+    assert!(e.contains("environment variable NOPE is not set"), "{e}");
+    let e = errors(from_yaml("gate: {reference: {prometheus_ur: x}}")).join("\n");
+    assert!(e.contains("gate.reference"), "{e}");
+}

@@ -237,6 +237,14 @@ fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems)
     if g.deadline.is_zero() {
         c.problem("deadline", "must be longer than zero");
     }
+    let (rule, query) = match g
+        .reference
+        .as_ref()
+        .map(|r| super::reference::reference(r, &mut c))
+    {
+        Some(Some((rule, query))) => (Some(rule), Some(query)),
+        _ => (None, None),
+    };
     let specs = endpoints
         .iter()
         .map(|e| EndpointSpec {
@@ -247,8 +255,10 @@ fn gate(g: GateSection, endpoints: &[EndpointSettings], problems: &mut Problems)
     GateConfig {
         criterion: GateSettings {
             endpoints: specs,
+            reference: rule,
             ..g.criterion
         },
+        reference: query,
         ceiling: g.ceiling,
         deadline: g.deadline,
         on_deadline: g.on_deadline,

@@ -37,6 +37,10 @@ pub struct DemoArgs {
     /// Seed of the simulated latency noise.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Judge against a fleet reference read from this Prometheus (`gate.reference`): the demo
+    /// then prints the reference, its peers and age, and the rule that opened the gate.
+    #[arg(long, value_name = "PROMETHEUS_URL")]
+    pub reference: Option<String>,
 }
 
 /// Runs the demo; returns the exit code (0 once ready, 1 if the warm-up failed).
@@ -77,8 +81,16 @@ async fn demo(args: DemoArgs) -> i32 {
     let mut env = std::collections::HashMap::new();
     env.insert("WARMGATE_TARGET__URL".to_string(), format!("http://{app}"));
     env.insert("WARMGATE_LISTEN".to_string(), args.listen.to_string());
+    let mut yaml = DEMO_YAML.to_string();
+    if let Some(url) = &args.reference {
+        // The gate table is the file's last: one more key in it (a JSON string is valid YAML).
+        let quoted = serde_json::Value::from(url.as_str()).to_string();
+        yaml.push_str(&format!(
+            "  reference: {{prometheus_url: {quoted}, refresh: 1s}}\n"
+        ));
+    }
     let sources = Sources {
-        yaml: Some(DEMO_YAML.to_string()),
+        yaml: Some(yaml),
         env,
         ..Sources::default()
     };
@@ -187,4 +199,41 @@ fn print_event(ev: &WindowEvent) {
             r.name, r.count, r.p50_ms, r.q_ms, r.errors
         );
     }
+    if let Some(line) = reference_line(&ev.verdict) {
+        println!("{:>6}  {line}", "");
+    }
+}
+
+/// `reference: checkout 12.3 ms, search 20.1 ms (3 peers, 1s old)`, or why there is none; None
+/// without `gate.reference`.
+fn reference_line(v: &crate::gate::Verdict) -> Option<String> {
+    let r = v.reference.as_ref()?;
+    let levels: Vec<String> = v
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            let ms = e.reference_ms?;
+            Some(format!(
+                "{} {ms:.1} ms ({} peers)",
+                e.name, e.reference_peers?
+            ))
+        })
+        .collect();
+    let age = r.age_s.map_or(String::new(), |a| format!(", {a:.0}s old"));
+    let mut line = format!("reference ({}{age}): ", r.mode.as_str());
+    if levels.is_empty() {
+        line.push_str("none");
+    } else {
+        line.push_str(&levels.join(", "));
+    }
+    if let Some(note) = &r.note {
+        line.push_str(&format!("; {note}"));
+    }
+    if let Some(rule) = v.rule {
+        line.push_str(&format!(
+            "; passing by the {} rule",
+            rule.as_str().replace('_', "-")
+        ));
+    }
+    Some(line)
 }

@@ -78,6 +78,8 @@ pub(crate) struct Trend {
     pub falling: bool,
     /// The rise check failed: the app is getting slower.
     pub rising: bool,
+    /// The rise is measured, beyond `confidence` (not only not ruled out yet).
+    pub rise_measured: bool,
 }
 
 /// z of the bound on the rise: one standard error. Tighter (a larger z) would hold a flat app
@@ -120,8 +122,10 @@ pub(crate) fn trend(settings: &GateSettings, seg: &Segment, f: &mut Findings<'_>
     let off_best = seg.above_best.and_then(|(diff, se)| {
         (diff - z * se > (settings.tolerance / 4.0).ln_1p()).then(|| diff.exp() - 1.0)
     });
-    let rising =
-        per_minute_bound >= settings.max_rise || recent_rise.is_some() || off_best.is_some();
+    let rise_measured = significant_rise((seg.slope, seg.slope_se)).is_some()
+        || recent_rise.is_some()
+        || off_best.is_some();
+    let rising = per_minute_bound >= settings.max_rise || rise_measured;
     if residual_bound > settings.tolerance {
         let text = format!(
             "still improving: users would find it up to {} slower than it will be in {} (estimate {}; latency {} per minute over the last {}), allowed {}",
@@ -132,7 +136,7 @@ pub(crate) fn trend(settings: &GateSettings, seg: &Segment, f: &mut Findings<'_>
             secs(settings.window.saturating_mul(seg.windows as u32)),
             pct(settings.tolerance)
         );
-        f.fail(rank::TREND, text);
+        f.fail_time(rank::TREND, text);
     }
     if known > guard && !rising {
         let text = format!(
@@ -140,7 +144,7 @@ pub(crate) fn trend(settings: &GateSettings, seg: &Segment, f: &mut Findings<'_>
             pct(known),
             pct(guard)
         );
-        f.fail(rank::PRECISION, text);
+        f.fail_time(rank::PRECISION, text);
     }
     if per_minute_bound >= settings.max_rise {
         let text = format!(
@@ -150,7 +154,13 @@ pub(crate) fn trend(settings: &GateSettings, seg: &Segment, f: &mut Findings<'_>
             signed_pct(per_minute_bound),
             pct(settings.max_rise)
         );
-        f.fail(rank::TREND, text);
+        // A rise beyond its noise is measured; one within a standard error of the bound is
+        // only not ruled out yet, which time settles (and a fleet reference may waive).
+        if significant_rise((seg.slope, seg.slope_se)).is_some() {
+            f.fail(rank::TREND, text);
+        } else {
+            f.fail_time(rank::TREND, text);
+        }
     } else if let Some(d) = off_best {
         let text = format!(
             "getting slower: the newest {} are {} slower than the best since {}, allowed {} beyond noise",
@@ -176,6 +186,7 @@ pub(crate) fn trend(settings: &GateSettings, seg: &Segment, f: &mut Findings<'_>
         per_minute_bound,
         falling,
         rising,
+        rise_measured,
     }
 }
 
@@ -203,7 +214,7 @@ pub(crate) fn settle_hold(settings: &GateSettings, seg: &Segment, f: &mut Findin
         secs(Duration::from_secs_f64(hold)),
         secs(Duration::from_secs_f64(have))
     );
-    f.fail(rank::REQUESTS, text);
+    f.fail_time(rank::REQUESTS, text);
     true
 }
 
@@ -226,7 +237,7 @@ pub(crate) fn tier_hold(
         thousands(settings.tier_requests),
         thousands(requests)
     );
-    f.fail(rank::REQUESTS, text);
+    f.fail_time(rank::REQUESTS, text);
     true
 }
 
@@ -270,7 +281,7 @@ pub(crate) fn tail(
             pct(settings.tolerance),
             dur_ms(settings.noise_floor)
         );
-        f.fail(rank::CHANGE, text);
+        f.fail_time(rank::CHANGE, text);
     }
     (qe, ql, falling || rising)
 }
@@ -286,7 +297,7 @@ pub(crate) fn samples(settings: &GateSettings, n: u64, f: &mut Findings<'_>) {
             thousands(n),
             thousands(settings.min_samples)
         );
-        f.fail(rank::SAMPLES, text);
+        f.fail_time(rank::SAMPLES, text);
     }
 }
 
@@ -307,7 +318,7 @@ pub(crate) fn precision(
             f.label,
             thousands(new.len())
         );
-        f.fail(rank::PRECISION, text);
+        f.fail_time(rank::PRECISION, text);
         return None;
     };
     let (below, above) = (lo as f64 / est as f64 - 1.0, hi as f64 / est as f64 - 1.0);
@@ -322,7 +333,7 @@ pub(crate) fn precision(
             ms_of(est),
             pct(settings.interval)
         );
-        f.fail(rank::PRECISION, text);
+        f.fail_time(rank::PRECISION, text);
     }
     interval
 }

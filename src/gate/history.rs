@@ -248,6 +248,25 @@ impl History {
         self.requests.get(index).copied().unwrap_or(0)
     }
 
+    /// Endpoint `index`'s latency merged over the fewest newest windows that hold `samples`
+    /// samples (all held windows if they hold fewer), and how many windows that took: the
+    /// freshest estimate of the quantile with the samples the gate asks for.
+    pub fn merged_recent(&self, index: usize, samples: u64) -> (Histogram<u64>, usize) {
+        let mut merged = new_histogram();
+        let mut windows = 0;
+        for w in self.windows.iter().rev() {
+            if merged.len() >= samples.max(1) {
+                break;
+            }
+            if let Some(e) = w.endpoints.get(index) {
+                // Same bounds (loadgen's constructor): `add` cannot fail.
+                let _ = merged.add(&e.latency);
+            }
+            windows += 1;
+        }
+        (merged, windows)
+    }
+
     /// Endpoint `index`'s latency merged over the newest `count` windows (at most the lookback),
     /// split into an earlier and a later part (the later one takes the odd window).
     pub fn merged_halves(&self, index: usize, count: usize) -> (Histogram<u64>, Histogram<u64>) {

@@ -4,9 +4,12 @@
 use super::checks::{self, Trend};
 use super::format::{dur_ms, ms, pct, secs};
 use super::history::History;
+use super::reference::{EndpointReference, ReferenceMode, Rule};
 use super::segment::{Segment, MIN_WINDOWS};
 use super::settings::GateSettings;
+use super::stats::{interval_ranks, value_at_rank};
 use super::{Class, EndpointVerdict};
+use hdrhistogram::Histogram;
 
 /// A reason with its importance: lower `rank` comes first in the verdict.
 #[derive(Debug, Clone)]
@@ -15,6 +18,9 @@ pub(crate) struct Reason {
     pub rank: u8,
     /// The human one-liner.
     pub text: String,
+    /// Only more time can satisfy this check (windows, samples, holds, the trend's precision):
+    /// an endpoint already within tolerance of its fleet reference has it waived.
+    pub waivable: bool,
 }
 
 /// Reason ranks, most important first.
@@ -55,6 +61,7 @@ pub(crate) fn collecting_reason(settings: &GateSettings, history: &History) -> O
     let have = history.len();
     (have < MIN_WINDOWS).then(|| Reason {
         rank: rank::LOOKBACK,
+        waivable: true,
         text: format!(
             "collecting: {have} of {MIN_WINDOWS} windows ({} of {})",
             secs(settings.window.saturating_mul(have as u32)),
@@ -92,6 +99,7 @@ pub(crate) fn judge_generator(
         if ratio < settings.min_rate_ratio {
             reasons.push(Reason {
                 rank: rank::GENERATOR,
+                waivable: false,
                 text: format!(
                     "generator: achieved {} rps of {} ({}), need {}{}",
                     g.achieved_rate.round(),
@@ -111,6 +119,7 @@ pub(crate) fn judge_generator(
     if u128::from(worst_lag) > settings.max_lag.as_micros() {
         reasons.push(Reason {
             rank: rank::GENERATOR,
+            waivable: false,
             text: format!(
                 "generator: schedule lag p99 {} > {}{}",
                 ms(worst_lag as f64 / 1000.0),
@@ -122,9 +131,21 @@ pub(crate) fn judge_generator(
     reasons
 }
 
+/// One endpoint's judgement: its verdict, its own reasons, and whether the shared collecting
+/// reason holds it back too (not when its fleet reference waived it).
+pub(crate) struct Judged {
+    /// The verdict.
+    pub verdict: EndpointVerdict,
+    /// Its own failed checks.
+    pub reasons: Vec<Reason>,
+    /// The collecting reason applies to it.
+    pub collecting: bool,
+}
+
 /// Judges endpoint `index` named `name` on its segment since the settle point (`seg`, `None`
-/// while too few windows have samples). `shared` is the collecting reason, repeated in the
-/// endpoint's own reasons but returned only once by the caller.
+/// while too few windows have samples), and against its fleet reference (`reference`, if
+/// `gate.reference` is set). `shared` is the collecting reason, repeated in the endpoint's own
+/// reasons but returned only once by the caller.
 pub(crate) fn judge_endpoint(
     settings: &GateSettings,
     history: &History,
@@ -132,7 +153,8 @@ pub(crate) fn judge_endpoint(
     name: &str,
     seg: Option<&Segment>,
     shared: Option<&Reason>,
-) -> (EndpointVerdict, Vec<Reason>) {
+    reference: Option<EndpointReference<'_>>,
+) -> Judged {
     let q = settings.q();
     let mut f = Findings::new(name, settings.quantile_label());
     // The judged span: the segment's windows, at most the lookback's histograms.
@@ -151,7 +173,7 @@ pub(crate) fn judge_endpoint(
     let trend = seg.map(|s| checks::trend(settings, s, &mut f));
     if seg.is_none() && !all.is_empty() && shared.is_none() {
         let text = format!("{} windows with samples, need {MIN_WINDOWS}", span);
-        f.fail(rank::SAMPLES, text);
+        f.fail_time(rank::SAMPLES, text);
     }
     let (q_early, q_late, tail_moved) = checks::tail(settings, span, &early, &late, &mut f);
     checks::samples(settings, all.len(), &mut f);
@@ -160,15 +182,36 @@ pub(crate) fn judge_endpoint(
     let held = seg.is_some_and(|s| checks::tier_hold(settings, s, requests, &mut f))
         | seg.is_some_and(|s| checks::settle_hold(settings, s, &mut f));
     checks::requests(settings, requests, &mut f);
+    let segment_span = seg.map(|_| (&all, span));
+    let fleet = reference.map(|r| against_fleet(settings, history, index, segment_span, r, &mut f));
+    let matched = fleet.as_ref().is_some_and(|x| x.matched);
 
-    let class = classify(seg, trend.as_ref(), tail_moved, held, settings.tolerance);
+    let class = if matched {
+        // At the fleet's level: warm by the fleet's measure, unless a rise is measured.
+        match (trend.as_ref(), seg) {
+            (Some(t), _) if t.rise_measured => Class::Slowdown,
+            (_, Some(s)) if s.warmed => Class::Warmed,
+            _ => Class::Flat,
+        }
+    } else {
+        classify(seg, trend.as_ref(), tail_moved, held, settings.tolerance)
+    };
     let mut own = f.reasons;
-    let pass = own.is_empty() && shared.is_none();
+    if matched {
+        own.retain(|r| !r.waivable);
+    }
+    let collecting = shared.is_some() && !matched;
+    let pass = own.is_empty() && !collecting;
     own.sort_by_key(|r| r.rank);
     let mut texts: Vec<String> = own.iter().map(|r| r.text.clone()).collect();
-    if let Some(s) = shared {
+    if let (Some(s), true) = (shared, collecting) {
         texts.push(s.text.clone());
     }
+    let rule = pass.then_some(if matched {
+        Rule::Reference
+    } else {
+        Rule::StandAlone
+    });
     let window_s = settings.window.as_secs_f64();
     let verdict = EndpointVerdict {
         name: name.to_string(),
@@ -190,8 +233,120 @@ pub(crate) fn judge_endpoint(
         error_rate: round(error_rate, 5),
         requests,
         ceiling_ms: ceiling.map(|c| round(c.as_secs_f64() * 1000.0, 3)),
+        rule,
+        reference_ms: fleet
+            .as_ref()
+            .and_then(|x| x.level_us)
+            .map(|us| round(us / 1000.0, 3)),
+        reference_peers: fleet.as_ref().and_then(|x| x.peers),
+        recent_q_ms: fleet.as_ref().and_then(|x| x.recent_q_us).map(us_to_ms),
+        recent_upper_ms: fleet.as_ref().and_then(|x| x.recent_upper_us).map(us_to_ms),
+        reference_note: fleet.and_then(|x| x.note),
     };
-    (verdict, own)
+    Judged {
+        verdict,
+        reasons: own,
+        collecting,
+    }
+}
+
+/// What the fleet reference said of one endpoint.
+struct AgainstFleet {
+    /// The reference, microseconds (None: not usable, see `note`).
+    level_us: Option<f64>,
+    /// Peers behind it.
+    peers: Option<u32>,
+    /// The quantile over the newest windows holding `min_samples` samples.
+    recent_q_us: Option<u64>,
+    /// The upper bound of its 95% interval.
+    recent_upper_us: Option<u64>,
+    /// Within tolerance: the checks only time can satisfy are waived.
+    matched: bool,
+    /// Why the endpoint is judged alone, when it is.
+    note: Option<String>,
+}
+
+/// Holds endpoint `index`'s newest windows to its fleet reference: `matched` when the upper
+/// bound of their quantile's 95% interval is within tolerance of it (with `min_samples`
+/// samples); in `require` mode a quantile above tolerance of it fails the endpoint. The newest
+/// windows are those holding `min_samples` samples, or the segment since the settle point
+/// (`segment`: its merged histogram and windows) when it holds more and its bound is lower: a
+/// steady segment's longer span gives a tighter bound.
+fn against_fleet(
+    settings: &GateSettings,
+    history: &History,
+    index: usize,
+    segment: Option<(&Histogram<u64>, usize)>,
+    reference: EndpointReference<'_>,
+    f: &mut Findings<'_>,
+) -> AgainstFleet {
+    let q = settings.q();
+    let (newest, newest_windows) = history.merged_recent(index, settings.min_samples);
+    let upper_of =
+        |h: &Histogram<u64>| interval_ranks(h.len(), q).map(|(_, hi)| value_at_rank(h, hi));
+    let mut pick = (&newest, newest_windows, upper_of(&newest));
+    if let Some((h, w)) = segment.filter(|(h, _)| h.len() > newest.len()) {
+        let u = upper_of(h);
+        if u.is_some() && (pick.2.is_none() || u < pick.2) {
+            pick = (h, w, u);
+        }
+    }
+    let (recent, windows, upper) = pick;
+    let recent_q = (!recent.is_empty()).then(|| recent.value_at_quantile(q));
+    let mut out = AgainstFleet {
+        level_us: None,
+        peers: None,
+        recent_q_us: recent_q,
+        recent_upper_us: upper,
+        matched: false,
+        note: None,
+    };
+    let (level, peers) = match reference.usable_us() {
+        Ok(x) => x,
+        Err(why) => {
+            out.note = Some(format!("reference: {why}, judging alone"));
+            return out;
+        }
+    };
+    out.level_us = Some(level);
+    out.peers = Some(peers);
+    let allowed = reference.allowed_us(level);
+    let enough = recent.len() >= settings.min_samples;
+    out.matched = enough && upper.is_some_and(|u| u as f64 <= allowed);
+    if !out.matched {
+        out.note = Some(match (enough, upper) {
+            (true, Some(u)) => format!(
+                "reference: {} upper bound {} over the last {} is above {} ({} of {} peers' {}): judging alone",
+                f.label,
+                ms(u as f64 / 1000.0),
+                secs(settings.window.saturating_mul(windows as u32)),
+                ms(allowed / 1000.0),
+                pct(1.0 + reference.rule.tolerance),
+                peers,
+                ms(level / 1000.0)
+            ),
+            _ => format!(
+                "reference: {} samples of the {} needed to compare, judging alone",
+                recent.len(),
+                settings.min_samples
+            ),
+        });
+    }
+    if reference.rule.mode == ReferenceMode::Require {
+        if let Some(v) = recent_q.filter(|&v| v as f64 > allowed) {
+            let text = format!(
+                "{} {} is {} above the fleet's {} ({} peers), allowed {} (gate.reference.mode: require)",
+                f.label,
+                ms(v as f64 / 1000.0),
+                pct(v as f64 / level - 1.0),
+                ms(level / 1000.0),
+                peers,
+                pct(reference.rule.tolerance)
+            );
+            f.fail(rank::CEILING, text);
+        }
+    }
+    out
 }
 
 /// The endpoint's class (after warmup_stats' classes, read online): see [`Class`].
@@ -238,9 +393,19 @@ impl<'a> Findings<'a> {
 
     /// Records a failed check.
     pub fn fail(&mut self, rank: u8, text: String) {
+        self.push(rank, text, false);
+    }
+
+    /// Records a failed check that only more time can satisfy (see [`Reason::waivable`]).
+    pub fn fail_time(&mut self, rank: u8, text: String) {
+        self.push(rank, text, true);
+    }
+
+    fn push(&mut self, rank: u8, text: String, waivable: bool) {
         self.reasons.push(Reason {
             rank,
             text: format!("{}: {text}", self.name),
+            waivable,
         });
     }
 }

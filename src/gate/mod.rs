@@ -25,6 +25,10 @@
 //! - error rate over the span `<= max_error_rate`; the quantile `<= ceiling` (if any); at least
 //!   `min_requests` completed since the gate was created or reset;
 //!
+//! - with `gate.reference` (the fleet reference, [`mod@reference`]): an endpoint whose newest
+//!   quantile is within tolerance of its warm peers' passes without the checks only time can
+//!   satisfy; in `require` mode one above it fails;
+//!
 //! and the generator kept its schedule in every judged window (achieved rate `>= min_rate_ratio`
 //! x target, p99 schedule lag `<= max_lag`): windows where it starved must not pass for stable
 //! ones. `ready` needs `consecutive` passing evaluations in a row. Each endpoint is also given a
@@ -40,6 +44,7 @@
 //! # Layout
 //! - [`settings`]: [`GateSettings`], the criterion's numbers.
 //! - [`stats`]: order-statistic interval ranks and look-ups.
+//! - [`mod@reference`]: the fleet reference's rule, the agent's [`Fleet`] input and its report.
 //! - [`synth`]: seeded synthetic snapshots (lognormal latency times a warm-up curve) for tests
 //!   and benchmarks.
 //! - private: `history` (the bounded window memory and per-window levels), `segment` (settle
@@ -50,6 +55,7 @@ mod checks;
 mod format;
 mod history;
 mod judge;
+pub mod reference;
 mod segment;
 pub mod settings;
 pub mod stats;
@@ -57,6 +63,7 @@ pub mod synth;
 
 use serde::Serialize;
 
+pub use reference::{Fleet, PeerLevel, ReferenceMode, ReferenceReport, ReferenceRule, Rule};
 pub use settings::{EndpointSpec, GateSettings};
 
 use history::{History, WindowRecord};
@@ -80,12 +87,18 @@ pub struct Verdict {
     pub streak: u32,
     /// Passing evaluations in a row needed (`settings.consecutive`).
     pub required: u32,
-    /// `streak >= required` (and at least one passing evaluation).
+    /// `streak >= required` (and at least one passing evaluation), or this evaluation passed
+    /// with every endpoint within tolerance of its fleet reference.
     pub ready: bool,
     /// Human one-liners, most important first; empty when `pass`.
     pub reasons: Vec<String>,
     /// One verdict per endpoint, in the gate's order.
     pub endpoints: Vec<EndpointVerdict>,
+    /// Which rule let this evaluation pass: `reference` when any endpoint passed within tolerance
+    /// of its fleet reference, else `stand_alone` (None when it failed).
+    pub rule: Option<Rule>,
+    /// The fleet reference, when `gate.reference` is set.
+    pub reference: Option<ReferenceReport>,
 }
 
 /// What an endpoint's latency is doing, after the classes of Barrett et al.'s warmup_stats,
@@ -175,6 +188,20 @@ pub struct EndpointVerdict {
     pub requests: u64,
     /// The endpoint's ceiling, if any.
     pub ceiling_ms: Option<f64>,
+    /// Which rule let it pass (None when it failed).
+    pub rule: Option<Rule>,
+    /// The fleet reference (the peers' median quantile), when one counts.
+    pub reference_ms: Option<f64>,
+    /// Peers behind it.
+    pub reference_peers: Option<u32>,
+    /// With a reference configured: the quantile over the newest windows holding `min_samples`
+    /// samples, the one compared with the reference...
+    pub recent_q_ms: Option<f64>,
+    /// ... and the upper bound of its 95% interval (within tolerance of the reference: passes
+    /// early).
+    pub recent_upper_ms: Option<f64>,
+    /// Why this endpoint is judged alone although a reference is configured.
+    pub reference_note: Option<String>,
 }
 
 impl Gate {
@@ -191,9 +218,15 @@ impl Gate {
 
     /// Adds one window and evaluates. Keeps only the windows the lookback needs (bounded memory).
     pub fn observe(&mut self, snapshot: &loadgen::Snapshot) -> Verdict {
+        self.observe_with(snapshot, None)
+    }
+
+    /// [`Gate::observe`] with what is known of the fleet (`gate.reference`; ignored when the
+    /// settings have no reference rule). `None` with a rule: no answer yet, judged alone.
+    pub fn observe_with(&mut self, snapshot: &loadgen::Snapshot, fleet: Option<&Fleet>) -> Verdict {
         let record = WindowRecord::from_snapshot(snapshot, &self.endpoints);
         self.history.push(record);
-        self.evaluate()
+        self.evaluate(fleet)
     }
 
     /// Forgets every window and the streak (the app restarted).
@@ -213,7 +246,16 @@ impl Gate {
     }
 
     /// Judges the remembered windows and moves the streak.
-    fn evaluate(&mut self) -> Verdict {
+    fn evaluate(&mut self, fleet: Option<&Fleet>) -> Verdict {
+        let waiting;
+        let fleet = match (&self.settings.reference, fleet) {
+            (None, _) => None,
+            (Some(_), Some(f)) => Some(f),
+            (Some(_), None) => {
+                waiting = Fleet::unavailable(self.endpoints.len(), "no answer from Prometheus yet");
+                Some(&waiting)
+            }
+        };
         let shared = collecting_reason(&self.settings, &self.history);
         let segments: Vec<Option<segment::Segment>> = (0..self.endpoints.len())
             .map(|i| segment::find(&self.history, i))
@@ -225,25 +267,37 @@ impl Gate {
             .max()
             .unwrap_or(segment::MIN_WINDOWS);
         let mut reasons = judge_generator(&self.settings, &self.history, span);
-        if let Some(s) = &shared {
-            reasons.push(s.clone());
-        }
         let mut endpoints = Vec::with_capacity(self.endpoints.len());
+        let mut collecting = false;
+        let missing: Result<PeerLevel, String> = Err("no answer for this endpoint".into());
         for (index, name) in self.endpoints.iter().enumerate() {
-            let (verdict, own) = judge_endpoint(
+            let reference = match (&self.settings.reference, fleet) {
+                (Some(rule), Some(f)) => Some(reference::EndpointReference {
+                    rule,
+                    level: f.endpoints.get(index).unwrap_or(&missing),
+                }),
+                _ => None,
+            };
+            let judged = judge_endpoint(
                 &self.settings,
                 &self.history,
                 index,
                 name,
                 segments[index].as_ref(),
                 shared.as_ref(),
+                reference,
             );
-            endpoints.push(verdict);
-            reasons.extend(own);
+            collecting |= judged.collecting;
+            endpoints.push(judged.verdict);
+            reasons.extend(judged.reasons);
+        }
+        if let (Some(s), true) = (&shared, collecting) {
+            reasons.push(s.clone());
         }
         if self.endpoints.is_empty() {
             reasons.push(judge::Reason {
                 rank: judge::rank::SAMPLES,
+                waivable: false,
                 text: "no endpoints to judge".to_string(),
             });
         }
@@ -256,14 +310,37 @@ impl Gate {
             0
         };
         let required = self.settings.consecutive;
+        let rule = pass.then(|| {
+            if endpoints.iter().any(|e| e.rule == Some(Rule::Reference)) {
+                Rule::Reference
+            } else {
+                Rule::StandAlone
+            }
+        });
+        let all_reference = pass
+            && !endpoints.is_empty()
+            && endpoints.iter().all(|e| e.rule == Some(Rule::Reference));
+        let reference = self.settings.reference.as_ref().map(|r| ReferenceReport {
+            mode: r.mode,
+            tolerance: r.tolerance,
+            min_peers: r.min_peers,
+            age_s: fleet
+                .and_then(|f| f.age_s)
+                .map(|a| (a * 10.0).round() / 10.0),
+            note: endpoints.iter().find_map(|e| e.reference_note.clone()),
+        });
         Verdict {
             pass,
             streak: self.streak,
             required,
-            // A streak of 0 is never ready, whatever `consecutive` says.
-            ready: self.streak >= required.max(1),
+            // A streak of 0 is never ready, whatever `consecutive` says. Every endpoint within
+            // tolerance of its fleet reference needs no confirming streak: that comparison is
+            // on the upper bound of a 95% interval already, and confirming is waiting.
+            ready: self.streak >= required.max(1) || all_reference,
             reasons: reasons.into_iter().map(|r| r.text).collect(),
             endpoints,
+            rule,
+            reference,
         }
     }
 }
@@ -277,11 +354,17 @@ impl Verdict {
                 .iter()
                 .filter_map(|e| e.q_ms.map(|q| format!("{} {}", e.name, format::ms(q))))
                 .collect();
-            format!(
-                "ready: stable for {} evaluations in a row ({})",
-                self.streak,
-                qs.join(", ")
-            )
+            match self.rule {
+                Some(Rule::Reference) => format!(
+                    "ready: within tolerance of the fleet reference ({})",
+                    qs.join(", ")
+                ),
+                _ => format!(
+                    "ready: stable for {} evaluations in a row ({})",
+                    self.streak,
+                    qs.join(", ")
+                ),
+            }
         } else if self.pass {
             format!(
                 "stable, confirming: {} of {} passing evaluations in a row",
@@ -293,7 +376,12 @@ impl Verdict {
                 0 | 1 => String::new(),
                 n => format!(" (+{} more)", n - 1),
             };
-            format!("not ready: {first}{more}")
+            let alone = self
+                .reference
+                .as_ref()
+                .and_then(|r| r.note.as_deref())
+                .map_or(String::new(), |n| format!("; {n}"));
+            format!("not ready: {first}{more}{alone}")
         }
     }
 }

@@ -72,6 +72,10 @@ pub struct GateSettings {
     /// without a spec has no ceiling).
     #[serde(skip)]
     pub endpoints: Vec<EndpointSpec>,
+    /// The fleet reference's rule (`gate.reference`; its query is the agent's): not a key of
+    /// its own here, `config` builds it from the `gate.reference` table.
+    #[serde(skip)]
+    pub reference: Option<super::ReferenceRule>,
 }
 
 /// One endpoint's own part of the criterion, found by the endpoint's name.
@@ -105,6 +109,7 @@ impl Default for GateSettings {
             min_rate_ratio: 0.95,
             max_lag: Duration::from_millis(50),
             endpoints: Vec::new(),
+            reference: None,
         }
     }
 }

@@ -17,6 +17,11 @@ pub const ANN_PORT: &str = "warmgate.io/port";
 /// Name of the app container (default: the first container).
 pub const ANN_CONTAINER: &str = "warmgate.io/container";
 
+/// The fleet reference: the Prometheus URL to ask for the warm peers' p99 (`gate.reference`).
+pub const ANN_REFERENCE: &str = "warmgate.io/reference";
+/// `accelerate` (default) or `require` (`gate.reference.mode`), with [`ANN_REFERENCE`].
+pub const ANN_REFERENCE_MODE: &str = "warmgate.io/reference-mode";
+
 /// Marker written at injection: the warmgate version that injected the pod spec.
 pub const ANN_VERSION: &str = "warmgate.io/injected-version";
 /// What injection replaced, as JSON, so `warmgate uninject` restores it exactly.
@@ -47,6 +52,8 @@ pub struct Request {
     pub port: Option<String>,
     /// The annotated app container name.
     pub container: Option<String>,
+    /// The fleet reference's Prometheus URL and mode, when annotated.
+    pub reference: Option<(String, crate::gate::ReferenceMode)>,
     /// `key -> dotted path` of each `warmgate.io/*` annotation read, for error messages.
     pub fields: BTreeMap<String, String>,
 }
@@ -124,6 +131,7 @@ pub fn parse(layers: &[Layer<'_>], all: bool, doc: &DocRef) -> Result<Request, I
         rate: None,
         port: None,
         container: None,
+        reference: None,
         fields,
     };
     if !inject {
@@ -160,6 +168,42 @@ pub fn parse(layers: &[Layer<'_>], all: bool, doc: &DocRef) -> Result<Request, I
             ));
         }
         request.container = Some(raw.to_string());
+    }
+    let url = get_str(layers, ANN_REFERENCE, doc, &mut fields)?;
+    let mode = get_str(layers, ANN_REFERENCE_MODE, doc, &mut fields)?;
+    match (
+        url.as_deref().map(str::trim),
+        mode.as_deref().map(str::trim),
+    ) {
+        (None, None) => {}
+        (None, Some(_)) => {
+            return Err(InjectError::field(
+                doc,
+                fields[ANN_REFERENCE_MODE].clone(),
+                format!("needs {ANN_REFERENCE} (the Prometheus URL) beside it"),
+            ))
+        }
+        (Some(""), _) => {
+            return Err(InjectError::field(
+                doc,
+                fields[ANN_REFERENCE].clone(),
+                "empty Prometheus URL",
+            ))
+        }
+        (Some(url), mode) => {
+            let mode = match mode {
+                None | Some("accelerate") => crate::gate::ReferenceMode::Accelerate,
+                Some("require") => crate::gate::ReferenceMode::Require,
+                Some(other) => {
+                    return Err(InjectError::field(
+                        doc,
+                        fields[ANN_REFERENCE_MODE].clone(),
+                        format!("expected \"accelerate\" or \"require\", got {other:?}"),
+                    ))
+                }
+            };
+            request.reference = Some((url.to_string(), mode));
+        }
     }
     request.fields = fields;
     Ok(request)

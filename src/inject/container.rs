@@ -4,6 +4,7 @@
 use yaml_serde::{Mapping, Value};
 
 use super::inline::{InlineConfig, STARTUP_PERIOD_S};
+use crate::config::reference::{ENV_NAMESPACE, ENV_POD, ENV_WORKLOAD};
 
 /// Name of the injected container; its presence marks a pod spec as already injected.
 pub const CONTAINER_NAME: &str = "warmgate";
@@ -40,6 +41,25 @@ pub enum Layout {
     /// /startupz: the kubelet starts the app only after it passes, so that would deadlock), and
     /// it ends with the pod's other containers, which is what Jobs need.
     NativeSidecar,
+}
+
+/// The pod label that names its workload for the fleet reference (`$workload`): the
+/// recommended `app.kubernetes.io/name`, the same on every pod of a Deployment whether injected
+/// by `warmgate inject` or by the webhook.
+pub const WORKLOAD_FIELD: &str = "metadata.labels['app.kubernetes.io/name']";
+
+/// An env var from the downward API.
+fn field_env(name: &str, field_path: &str) -> Value {
+    map(vec![
+        ("name", Value::from(name)),
+        (
+            "valueFrom",
+            map(vec![(
+                "fieldRef",
+                map(vec![("fieldPath", Value::from(field_path))]),
+            )]),
+        ),
+    ])
 }
 
 /// The container `warmgate inject` adds to the pod spec.
@@ -84,10 +104,17 @@ fn base_container(image: &str, config_yaml: &str) -> Value {
         ),
         (
             "env",
-            Value::Sequence(vec![map(vec![
-                ("name", Value::from(CONFIG_ENV)),
-                ("value", Value::from(config_yaml)),
-            ])]),
+            Value::Sequence(vec![
+                map(vec![
+                    ("name", Value::from(CONFIG_ENV)),
+                    ("value", Value::from(config_yaml)),
+                ]),
+                // Who this pod is, for the fleet reference: its exported ready p99 is labelled
+                // with the workload, and its queries leave itself out (docs/DESIGN.md).
+                field_env(ENV_NAMESPACE, "metadata.namespace"),
+                field_env(ENV_POD, "metadata.name"),
+                field_env(ENV_WORKLOAD, WORKLOAD_FIELD),
+            ]),
         ),
         (
             "livenessProbe",

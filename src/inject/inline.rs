@@ -6,9 +6,10 @@ use std::time::Duration;
 use yaml_serde::{Mapping, Value};
 
 use crate::config::{
-    self, ConfigFile, EndpointSection, GateSection, LogFormat, LogSection, Problem, TargetSection,
-    TrafficSection,
+    self, ConfigFile, EndpointSection, GateSection, LogFormat, LogSection, Problem,
+    ReferenceSection, TargetSection, TrafficSection,
 };
+use crate::gate::ReferenceMode;
 
 /// Slack on top of wait + deadline so the kubelet never gives up before warmgate decides.
 pub const STARTUP_MARGIN_S: u64 = 60;
@@ -34,6 +35,9 @@ pub struct InlineConfig {
     pub rate: Option<f64>,
     /// `log.format: json`: what cluster log collectors parse (injected pods always set it).
     pub json_logs: bool,
+    /// `gate.reference`: the Prometheus URL and mode, when annotated (every other reference key
+    /// keeps its default; `$namespace`, `$pod`, `$workload` come from the downward API env).
+    pub reference: Option<(String, ReferenceMode)>,
 }
 
 fn map(pairs: Vec<(&str, Value)>) -> Value {
@@ -84,6 +88,10 @@ impl InlineConfig {
             },
             gate: GateSection {
                 deadline: self.deadline,
+                reference: self.reference.as_ref().map(|(url, mode)| ReferenceSection {
+                    mode: *mode,
+                    ..ReferenceSection::new(url)
+                }),
                 ..GateSection::default()
             },
             log: LogSection {
@@ -137,7 +145,15 @@ impl InlineConfig {
         if let Some(rate) = self.rate {
             top.push(("traffic", map(vec![("rate", number(rate))])));
         }
-        top.push(("gate", map(vec![("deadline", seconds(self.deadline))])));
+        let mut gate = vec![("deadline", seconds(self.deadline))];
+        if let Some((url, mode)) = &self.reference {
+            let mut r = vec![("prometheus_url", Value::from(url.as_str()))];
+            if *mode != ReferenceMode::default() {
+                r.push(("mode", Value::from(mode.as_str())));
+            }
+            gate.push(("reference", map(r)));
+        }
+        top.push(("gate", map(gate)));
         yaml_serde::to_string(&map(top)).map_err(|e| format!("cannot write the configuration: {e}"))
     }
 
@@ -163,6 +179,7 @@ mod tests {
             endpoints: vec![("root".into(), "/".into())],
             rate: Some(200.0),
             json_logs: true,
+            reference: None,
         }
     }
 

@@ -3,7 +3,9 @@
 
 use yaml_serde::{Mapping, Value};
 
-use super::annotations::{endpoint_name, Request, ANN_CONTAINER, ANN_ENDPOINTS, ANN_RATE};
+use super::annotations::{
+    endpoint_name, Request, ANN_CONTAINER, ANN_ENDPOINTS, ANN_RATE, ANN_REFERENCE,
+};
 use super::container::{self, Layout, CONTAINER_NAME};
 use super::error::{DocRef, InjectError};
 use super::inline::InlineConfig;
@@ -164,6 +166,7 @@ fn plan(
         endpoints: endpoints(&req.paths),
         rate: req.rate,
         json_logs: true,
+        reference: req.reference.clone(),
     };
     check(&config, &app, at)?;
     let config_yaml = config
@@ -224,6 +227,9 @@ fn check(config: &InlineConfig, app: &App<'_>, at: &At<'_>) -> Result<(), Inject
     Err(match problem.section {
         Section::Traffic => at.ann_err(ANN_RATE, message),
         Section::Endpoints => at.ann_err(ANN_ENDPOINTS, message),
+        Section::Gate if problem.path.starts_with("gate.reference") => {
+            at.ann_err(ANN_REFERENCE, message)
+        }
         _ => at.err(format!("{} (warmgate configuration)", app.field), message),
     })
 }

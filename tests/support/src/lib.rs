@@ -21,6 +21,7 @@
 pub mod child;
 pub mod grpc;
 pub mod manifests;
+pub mod prometheus;
 pub mod recorder;
 pub mod sim;
 pub mod truth;
@@ -28,6 +29,7 @@ pub mod warmgate;
 
 pub use child::ChildGuard;
 pub use grpc::GrpcApp;
+pub use prometheus::Prometheus;
 pub use recorder::{Arrival, Recorder};
 pub use sim::{SimApp, SimProcess, SimThread};
 pub use warmgate::Warmgate;

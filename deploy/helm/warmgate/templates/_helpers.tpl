@@ -66,7 +66,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if .Values.app.readinessPath -}}
 {{- $_ := set $target "readiness_path" .Values.app.readinessPath -}}
 {{- end -}}
-{{- $base := dict "listen" (printf "0.0.0.0:%d" (int $w.port)) "target" $target "gate" (dict "deadline" (printf "%ds" (int $w.deadlineSeconds))) -}}
+{{- $gate := dict "deadline" (printf "%ds" (int $w.deadlineSeconds)) -}}
+{{- $ref := $w.reference | default dict -}}
+{{- if $ref.prometheusUrl -}}
+{{- $_ := set $gate "reference" (dict "prometheus_url" $ref.prometheusUrl "mode" (default "accelerate" $ref.mode)) -}}
+{{- end -}}
+{{- $base := dict "listen" (printf "0.0.0.0:%d" (int $w.port)) "target" $target "gate" $gate -}}
 {{- toYaml (mustMergeOverwrite $base (deepCopy $w.config)) -}}
 {{- end -}}
 
@@ -85,6 +90,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   env:
     - name: WARMGATE_CONFIG_FILE
       value: /etc/warmgate/warmgate.yaml
+    # Who this pod is, for the fleet reference (docs/DESIGN.md, "The fleet reference").
+    - name: POD_NAMESPACE
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.namespace
+    - name: POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    - name: POD_WORKLOAD
+      value: {{ include "warmgate.fullname" . | quote }}
   ports:
     - name: warmgate
       containerPort: {{ $w.port }}
