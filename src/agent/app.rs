@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
 use url::Url;
 
 /// What a check of the app found.
@@ -47,15 +48,68 @@ impl AppProbe {
         })
     }
 
-    /// Connects to the app (1 s timeout) and, if configured, GETs its readiness path.
-    pub async fn check(&self) -> AppState {
+    /// The app's host (without IPv6 brackets) and port.
+    fn host_port(&self) -> (&str, u16) {
         let host = self
             .url
             .host_str()
             .unwrap_or("127.0.0.1")
             .trim_start_matches('[')
             .trim_end_matches(']');
-        let port = self.url.port_or_known_default().unwrap_or(80);
+        (host, self.url.port_or_known_default().unwrap_or(80))
+    }
+
+    /// Watches for an app restart too fast for [`AppProbe::check`]'s polling (a process killed
+    /// and restarted within tens of milliseconds comes back cold, and a poll every 250 ms misses
+    /// it): holds one idle TCP connection to the app, which the kernel closes the moment the
+    /// app's process exits. When it closes, a new connection is tried at once: refused (or
+    /// reset, or not accepted within a second) means the app went away, so it restarted; accepted
+    /// means the app only closed an idle connection (its header-read or idle timeout), and the
+    /// new one is held instead. Returns why, or never (cancel the future to stop watching).
+    ///
+    /// A restart faster than that one reconnect (well under a millisecond on loopback), or one
+    /// that hands over a listening socket, looks like an idle close and is not seen.
+    pub async fn watch_restart(&self) -> String {
+        let (host, port) = self.host_port();
+        let mut held: Option<(tokio::net::TcpStream, Instant)> = None;
+        loop {
+            let (stream, opened) = match held.take() {
+                Some(h) => h,
+                None => match connect(host, port).await {
+                    Ok(s) => (s, Instant::now()),
+                    // Not accepting now: the polling check reports that; try again later.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        continue;
+                    }
+                },
+            };
+            wait_closed(&stream).await;
+            drop(stream);
+            match connect(host, port).await {
+                Ok(next) => {
+                    // An idle close. An app that closes idle connections at once is not
+                    // reconnected to more than once a second.
+                    if opened.elapsed() < Duration::from_secs(1) {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        held = None;
+                        drop(next);
+                    } else {
+                        held = Some((next, Instant::now()));
+                    }
+                }
+                Err(why) => {
+                    return format!(
+                        "app restarted: it closed warmgate's idle connection and {why} on {host}:{port}"
+                    )
+                }
+            }
+        }
+    }
+
+    /// Connects to the app (1 s timeout) and, if configured, GETs its readiness path.
+    pub async fn check(&self) -> AppState {
+        let (host, port) = self.host_port();
         let connect = tokio::time::timeout(
             Duration::from_secs(1),
             tokio::net::TcpStream::connect((host, port)),
@@ -99,3 +153,35 @@ impl AppProbe {
         }
     }
 }
+
+/// A TCP connection to `host:port` within a second, or why not ("refused a new one (...)").
+async fn connect(host: &str, port: u16) -> Result<tokio::net::TcpStream, String> {
+    match tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(format!("refused a new one ({e})")),
+        Err(_) => Err("accepted no new one within 1s".to_string()),
+    }
+}
+
+/// Returns once the peer closed `stream` (end of stream or an error); anything the peer sends
+/// is read and dropped (at most 4 KiB at a time: nothing is kept).
+async fn wait_closed(stream: &tokio::net::TcpStream) {
+    let mut buf = [0u8; 4096];
+    loop {
+        if stream.readable().await.is_err() {
+            return;
+        }
+        match stream.try_read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+}
+

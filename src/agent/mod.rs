@@ -310,9 +310,16 @@ impl Agent {
             self.not_sending();
         }
         let mut downs = 0;
+        // A restart between two checks is seen by the held connection closing.
+        let watch = self.app.watch_restart();
+        tokio::pin!(watch);
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return None,
+                why = &mut watch => {
+                    self.board.set_app_ready();
+                    return Some(why);
+                }
                 _ = tokio::time::sleep(CHECK_EVERY) => {}
             }
             match self.app.check().await {

@@ -83,9 +83,13 @@ impl Agent {
         };
         let started = Instant::now();
         let deadline = started + s.gate.deadline;
+        // A restart too short to show in a window is seen by the held connection closing.
+        let watch = self.app.watch_restart();
+        tokio::pin!(watch);
         loop {
             let snap = tokio::select! {
                 _ = stop.cancelled() => return Warmed::Stopped,
+                why = &mut watch => return Warmed::AppGone(why),
                 _ = tokio::time::sleep_until(deadline) => {
                     let last = self.board.reason();
                     return Warmed::Deadline(format!(
