@@ -6,11 +6,14 @@
 //! takes the next overdue ticket itself and keeps its place ([`Permit::next`]), so the backlog
 //! drains at the rate places free up, without a round trip through the pacer, and the pacer
 //! never blocks. Requests sent from the backlog count as late; they keep their intended time, so
-//! their latency includes the wait.
+//! their latency includes the wait. Each late request takes a token of the catch-up bucket
+//! (`catchup`): when none is left its place is freed, and the pacer sends it once a token
+//! accrued, so a backlog is sent paced, never all at once.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use crate::engine::catchup::Bucket;
 use crate::engine::schedule::Chooser;
 
 /// One request to send now.
@@ -35,6 +38,8 @@ struct State {
     chooser: Chooser,
     /// When the last ticket was handed out.
     last_send: Option<Instant>,
+    /// Tokens for late requests.
+    bucket: Bucket,
 }
 
 /// The cap on requests in flight and the backlog, shared by the pacer and the request tasks.
@@ -52,8 +57,9 @@ pub(crate) struct Permit {
 }
 
 impl Dispatch {
-    /// A cap of `max` places (at least 1); endpoints are picked by `chooser` in index order.
-    pub(crate) fn new(max: usize, chooser: Chooser) -> Arc<Dispatch> {
+    /// A cap of `max` places (at least 1); endpoints are picked by `chooser` in index order;
+    /// late requests are paced by `bucket`.
+    pub(crate) fn new(max: usize, chooser: Chooser, bucket: Bucket) -> Arc<Dispatch> {
         Arc::new(Dispatch {
             max: max.max(1),
             state: Mutex::new(State {
@@ -62,6 +68,7 @@ impl Dispatch {
                 sent: 0,
                 chooser,
                 last_send: None,
+                bucket,
             }),
         })
     }
@@ -77,7 +84,11 @@ impl Dispatch {
         let mut s = self.lock();
         let before = s.due;
         s.due = s.due.max(due);
+        let now = Instant::now();
         while s.sent < s.due && s.inflight < self.max {
+            if s.sent < before && !s.bucket.take(now) {
+                break;
+            }
             s.inflight += 1;
             let ticket = claim(&mut s, |i| i < before);
             out.push((
@@ -94,6 +105,12 @@ impl Dispatch {
     /// Requests in flight now.
     pub(crate) fn inflight(&self) -> usize {
         self.lock().inflight
+    }
+
+    /// Requests due but not handed out yet (the backlog).
+    pub(crate) fn backlog(&self) -> u64 {
+        let s = self.lock();
+        s.due.saturating_sub(s.sent)
     }
 
     /// When the last request was handed out.
@@ -116,13 +133,14 @@ fn claim(s: &mut State, late: impl Fn(u64) -> bool) -> Ticket {
 
 impl Permit {
     /// Called when this place's request ended: the next overdue request (late), keeping the
-    /// place, or `None` after freeing the place.
+    /// place, or `None` after freeing the place (no backlog, or no catch-up token left: the
+    /// pacer then sends the backlog as tokens accrue).
     pub(crate) fn next(&mut self) -> Option<Ticket> {
         if !self.held {
             return None;
         }
         let mut s = self.dispatch.lock();
-        if s.sent < s.due {
+        if s.sent < s.due && s.bucket.take(Instant::now()) {
             return Some(claim(&mut s, |_| true));
         }
         s.inflight = s.inflight.saturating_sub(1);
@@ -143,9 +161,12 @@ impl Drop for Permit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::schedule::Schedule;
+    use crate::plan::RateSchedule;
 
     fn dispatch(max: usize) -> Arc<Dispatch> {
-        Dispatch::new(max, Chooser::new(&[1], 0))
+        let bucket = Bucket::new(Schedule::new(RateSchedule::Constant(400.0)), Instant::now());
+        Dispatch::new(max, Chooser::new(&[1], 0), bucket)
     }
 
     #[test]
@@ -178,5 +199,32 @@ mod tests {
         d.release(3, &mut out);
         let (t1, _p) = out.pop().expect("one ticket");
         assert_eq!((t1.index, t1.late), (1, true));
+    }
+
+    #[test]
+    fn a_backlog_is_sent_one_burst_at_a_time() {
+        // 400 rps: a burst is 100 late requests. 10 places, all stalled; 5,000 more fall due.
+        let d = dispatch(10);
+        let mut out = Vec::new();
+        d.release(10, &mut out);
+        assert_eq!(out.len(), 10);
+        d.release(5_010, &mut out);
+        assert_eq!(out.len(), 10, "the cap is full");
+        // The app answers again: the places take the backlog until the burst is spent, then free
+        // themselves instead of sending the rest at once.
+        let mut late = 0;
+        for (_, permit) in &mut out {
+            while let Some(t) = permit.next() {
+                assert!(t.late);
+                late += 1;
+            }
+        }
+        assert!((100..=102).contains(&late), "{late} late requests at once");
+        assert_eq!(d.inflight(), 0);
+        assert!(d.backlog() >= 4_898, "backlog {}", d.backlog());
+        // The pacer's next wake finds free places but (within microseconds) no token.
+        let mut more = Vec::new();
+        d.release(5_010, &mut more);
+        assert!(more.len() <= 2, "{}", more.len());
     }
 }

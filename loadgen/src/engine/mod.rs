@@ -19,7 +19,10 @@
 //!   send - intended time. Never `record_correct`ed (the intended time already counts a stall).
 //! - Past `max_inflight`, due requests wait in a backlog (a range of indices, constant memory)
 //!   and count as `late`; requests that end hand their place to the oldest overdue one. The
-//!   schedule never pauses and nothing is dropped.
+//!   schedule never pauses and nothing is dropped. The backlog is sent paced (`catchup`): at
+//!   most twice the target rate plus a burst of 0.25 s of it, so a recovering app is not hit by
+//!   everything it missed at once; late requests keep their intended time (latency includes
+//!   the wait).
 //! - Timeout: runs from the actual send; a timed-out request is recorded with service =
 //!   timeout and latency = lag + timeout, outcome `Timeout`.
 //! - Attribution: histograms and outcomes go to the window a request **completes** in;
@@ -44,6 +47,7 @@ use crate::plan::Plan;
 use crate::snapshot::{Report, Snapshot};
 
 mod cap;
+mod catchup;
 pub(crate) mod dial;
 mod needle;
 mod pacer;
@@ -158,6 +162,7 @@ pub fn run(plan: Plan, cancel: CancellationToken) -> Result<Engine, EngineError>
         dispatch: cap::Dispatch::new(
             plan.max_inflight,
             schedule::Chooser::new(&weights, plan.seed),
+            catchup::Bucket::new(schedule, t0),
         ),
         schedule,
         t0,
@@ -179,8 +184,7 @@ pub fn run(plan: Plan, cancel: CancellationToken) -> Result<Engine, EngineError>
     std::thread::Builder::new()
         .name("loadgen-pacer".into())
         .spawn(move || {
-            let ended = pacer.run();
-            let _ = done_tx.send(ended);
+            pacer.run(done_tx);
         })
         .map_err(|e| EngineError::Start(format!("cannot start the pacer thread: {e}")))?;
     let (tx, rx) = mpsc::channel(CHANNEL_WINDOWS);

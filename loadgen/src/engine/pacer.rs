@@ -5,12 +5,15 @@
 //! request; `std::thread::sleep` wakes within tens of microseconds. Each wake-up releases every
 //! request already due. When the in-flight cap is full the pacer does not wait: overdue requests
 //! stay in the backlog (see `cap`) and the tasks that end take them over, so the schedule never
-//! pauses, nothing is dropped, and memory stays constant.
+//! pauses, nothing is dropped, and memory stays constant. The backlog is paced (`catchup`):
+//! what the tasks may not take yet the pacer sends as tokens accrue, also after the schedule's
+//! end, until the backlog is empty or the drain deadline abandons it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::cap::{Dispatch, Permit, Ticket};
@@ -69,9 +72,24 @@ pub(crate) struct Pacer {
 }
 
 impl Pacer {
-    /// Runs the schedule until `end` or `stop`; returns the instant the schedule ended. Requests
-    /// still in the backlog then are sent by the tasks as places free up.
-    pub(crate) fn run(self) -> Instant {
+    /// Runs the schedule until `end` or `stop` and reports the instant it ended on `done`; then
+    /// sends the rest of the backlog, paced, until it is empty or `stop` fires.
+    pub(crate) fn run(self, done: oneshot::Sender<Instant>) {
+        let ended = self.run_schedule();
+        // An error only means the ticker is gone (the engine was dropped).
+        let _ = done.send(ended);
+        let mut tickets = Vec::new();
+        while !self.stop.is_cancelled() && self.shared.dispatch.backlog() > 0 {
+            self.shared.dispatch.release(0, &mut tickets);
+            for (ticket, permit) in tickets.drain(..) {
+                self.spawn(ticket, permit);
+            }
+            std::thread::sleep(BACKLOG_NAP);
+        }
+    }
+
+    /// Runs the schedule until `end` or `stop`; returns the instant the schedule ended.
+    fn run_schedule(&self) -> Instant {
         let mut due_chooser = Chooser::new(&self.weights, self.seed);
         let mut next_due: u64 = 0; // first index not yet due
         let mut sent: u64 = 0;

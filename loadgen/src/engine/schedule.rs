@@ -36,6 +36,22 @@ impl Schedule {
         }
     }
 
+    /// The target rate at `t` after t0, requests per second.
+    pub(crate) fn rate_at(&self, t: Duration) -> f64 {
+        match self.rate {
+            RateSchedule::Constant(r) => r,
+            RateSchedule::Ramp { from, to, over } => {
+                let len = over.as_secs_f64();
+                let t = t.as_secs_f64();
+                if t < len {
+                    from + (to - from) * t / len
+                } else {
+                    to
+                }
+            }
+        }
+    }
+
     /// The due offset of request `i`, in seconds from t0.
     pub(crate) fn due_secs(&self, i: u64) -> f64 {
         let n = i as f64;
@@ -153,6 +169,20 @@ mod tests {
                 assert!((back - i as f64).abs() < 1e-6, "{from}->{to} i={i}: {back}");
             }
         }
+    }
+
+    #[test]
+    fn rate_at_follows_the_ramp() {
+        let s = Schedule::new(RateSchedule::Ramp {
+            from: 20.0,
+            to: 200.0,
+            over: Duration::from_secs(10),
+        });
+        assert!((s.rate_at(Duration::ZERO) - 20.0).abs() < 1e-9);
+        assert!((s.rate_at(Duration::from_secs(5)) - 110.0).abs() < 1e-9);
+        assert!((s.rate_at(Duration::from_secs(30)) - 200.0).abs() < 1e-9);
+        let c = Schedule::new(RateSchedule::Constant(400.0));
+        assert!((c.rate_at(Duration::from_secs(3)) - 400.0).abs() < 1e-9);
     }
 
     #[test]

@@ -73,7 +73,8 @@ impl Ticker {
                     let _ = self.tx.send(snap).await;
                 }
                 _ = tokio::time::sleep(DRAIN_POLL), if schedule_end.is_some() => {
-                    if self.shared.dispatch.inflight() == 0 {
+                    // The pacer still sends a paced backlog after the schedule's end.
+                    if self.shared.dispatch.inflight() == 0 && self.shared.dispatch.backlog() == 0 {
                         break;
                     }
                 }
