@@ -25,8 +25,10 @@ fn a_stall_fills_the_cap_and_the_backlog_catches_up_afterwards() {
     assert_eq!(report.scheduled, 300);
     assert_eq!(t.sent, 300, "nothing dropped");
     assert_eq!(t.outcomes.ok, 300, "{:?}", t.outcomes);
-    // About 50 requests fall due during the stall; all but the 5 in flight wait.
-    assert!((35..=60).contains(&t.late), "late {}", t.late);
+    // About 50 requests fall due during the stall; all but the 5 in flight wait. The backlog is
+    // then sent paced (issue 10, item 5): a burst of 25 (0.25 s of the rate), then 2x the rate,
+    // so it shrinks at 100/s and the ~20 that fall due meanwhile wait behind it: ~65 late.
+    assert!((50..=85).contains(&t.late), "late {}", t.late);
     // Latency from the intended time shows the stall; lag shows the wait for the cap.
     let max_latency = ms(&t.latency, 1.0);
     assert!(max_latency >= 400.0, "max latency {max_latency} ms");

@@ -184,4 +184,3 @@ async fn wait_closed(stream: &tokio::net::TcpStream) {
         }
     }
 }
-

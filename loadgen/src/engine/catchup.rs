@@ -43,14 +43,18 @@ impl Bucket {
 
     /// The most tokens kept at `now`: [`BURST`] of the target rate, at least one.
     fn capacity(&self, now: Instant) -> f64 {
-        let rate = self.schedule.rate_at(now.saturating_duration_since(self.t0));
+        let rate = self
+            .schedule
+            .rate_at(now.saturating_duration_since(self.t0));
         (rate * BURST.as_secs_f64()).max(1.0)
     }
 
     /// Takes one token at `now` if there is one (after adding what accrued since the last call).
     pub(crate) fn take(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        let rate = self.schedule.rate_at(now.saturating_duration_since(self.t0));
+        let rate = self
+            .schedule
+            .rate_at(now.saturating_duration_since(self.t0));
         self.last = self.last.max(now);
         self.tokens = (self.tokens + elapsed * rate * CATCH_UP).min(self.capacity(now));
         if self.tokens >= 1.0 {
@@ -85,11 +89,21 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Bucket::new(Schedule::new(RateSchedule::Constant(400.0)), t0);
         // At once: one burst, 0.25 s of 400 rps.
-        let burst = granted(&mut b, t0, Duration::from_millis(1), Duration::from_millis(1));
+        let burst = granted(
+            &mut b,
+            t0,
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+        );
         assert_eq!(burst, 100);
         // Then 2 x 400 per second, however eagerly asked.
         let start = t0 + Duration::from_millis(1);
-        let second = granted(&mut b, start, Duration::from_micros(100), Duration::from_secs(1));
+        let second = granted(
+            &mut b,
+            start,
+            Duration::from_micros(100),
+            Duration::from_secs(1),
+        );
         assert!((799..=801).contains(&second), "{second}");
     }
 
@@ -98,7 +112,12 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Bucket::new(Schedule::new(RateSchedule::Constant(400.0)), t0);
         let later = t0 + Duration::from_secs(60);
-        let n = granted(&mut b, later, Duration::from_millis(1), Duration::from_millis(1));
+        let n = granted(
+            &mut b,
+            later,
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+        );
         assert_eq!(n, 100);
     }
 
