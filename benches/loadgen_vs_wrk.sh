@@ -2,7 +2,8 @@
 # loadgen vs wrk, and warmgate's own footprint, on the same kept-alive target in one run: every
 # row of issue 12's goal table, as ratios where the goal is one.
 #
-# Target: `loadgen sim --profile flat --base-ms 0` (answers at once), pinned to CPU 1.
+# Target: `loadgen sim --profile flat --base-ms 0` (answers at once), pinned to CPU 1; warmgate
+# runs against `--base-ms 2` (a 2 ms app, also on CPU 1), which its gate can judge.
 # Clients: pinned to CPU 0, one at a time, each with CONNS connections / requests in flight:
 #   wrk -t1 -cCONNS                    (closed loop, as fast as it can)
 #   loadgen run --rate 200000 --threads 1 -cCONNS   (open loop far above what one core can
@@ -15,7 +16,7 @@
 #     WG_SECONDS of warm-up (peak RSS read before the probes start); /readyz latency from
 #     PROBE_CONNS kept-alive probe connections (one probe per connection per second, a Python
 #     client on CPU 1) during it, and how many the probe server closed; RSS once idle after
-#     ready (waits up to READY_TIMEOUT s: the default gate needs two lookbacks);
+#     ready (waits up to READY_TIMEOUT s: the default gate opens a flat app in about a minute);
 #   - the stripped release binary's size;
 #   - `warmgate run` at 400 rps under a 0.2-core CPU limit (cgroup v2 `cpu.max`, else v1
 #     `cpu.cfs_quota_us`; skipped with a message where neither can be created) for up to
@@ -69,6 +70,7 @@ CGROUP=""
 cleanup() {
     if [ -n "$WG_PID" ]; then kill "$WG_PID" 2>/dev/null || true; wait "$WG_PID" 2>/dev/null || true; fi
     if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; fi
+    if [ -n "${APP_PID:-}" ]; then kill "$APP_PID" 2>/dev/null || true; fi
     if [ -n "$CGROUP" ]; then rmdir "$CGROUP" 2>/dev/null || true; fi
     rm -rf "$TMP"
 }
@@ -83,6 +85,18 @@ done
 BASE=$(sed -n 's/^listening on //p' "$TMP/sim.out" | head -n1)
 [ -n "$BASE" ] || { echo "loadgen_vs_wrk: the sim did not start: $(cat "$TMP/sim.out")" >&2; exit 1; }
 URL="$BASE/bench"
+
+# warmgate is measured against an app with a real latency (`--base-ms 2`): at 0 ms the latency
+# is the machine's scheduling noise (tens of microseconds swinging by 2x from window to window),
+# which the gate rightly never calls stable, so it never said ready there.
+taskset -c 1 "$BIN" sim --profile flat --base-ms 2 --listen 127.0.0.1:0 >"$TMP/app.out" 2>&1 &
+APP_PID=$!
+for _ in $(seq 50); do
+    grep -q '^listening on ' "$TMP/app.out" 2>/dev/null && break
+    sleep 0.1
+done
+APP=$(sed -n 's/^listening on //p' "$TMP/app.out" | head -n1)
+[ -n "$APP" ] || { echo "loadgen_vs_wrk: the 2 ms sim did not start: $(cat "$TMP/app.out")" >&2; exit 1; }
 
 # cpu_seconds FILE: user + system seconds from a /usr/bin/time -f '%U %S %M' line.
 cpu_seconds() { awk 'END { print $1 + $2 }' "$1"; }
@@ -180,7 +194,7 @@ write_config() {
     cat >"$1" <<EOF
 listen: "127.0.0.1:$2"
 log: {level: warn}
-target: {url: "$BASE"}
+target: {url: "$APP"}
 endpoints:
   - {name: a, path: /a}
   - {name: b, path: /b}

@@ -1,11 +1,12 @@
 //! `gate.reference` end to end: real `warmgate run` peers warm a simulated app and export their
 //! ready p99; a real Prometheus on loopback scrapes them (labelled as a PodMonitor would); new
 //! warmgates ask it for the fleet's level. Checks: a flat app opens by the reference rule with
-//! no confirming streak; in `require` mode a `tiered` app is held on its C1 plateau while the
-//! stand-alone checks would pass it; Prometheus stopped mid-warm-up makes the verdict fall back
-//! within a window or two, with the reason; and a bad query, an empty answer and a slow answer
-//! each give their reason while the windows keep their pace. Needs `prometheus` (Debian
-//! package); kills everything it starts.
+//! no confirming streak; a jit app opens by it only once near the fleet's level; in `require`
+//! mode a `tiered` app is held on its C1 plateau while the stand-alone checks would pass it;
+//! Prometheus stopped mid-warm-up makes the verdict fall back within a window or two, with the
+//! reason; and a bad query, an empty answer and a slow answer each give their reason while the
+//! windows keep their pace. Needs `prometheus` (Debian package); kills everything it starts.
+
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
@@ -207,6 +208,31 @@ async fn new_pods_are_judged_against_their_warm_peers_through_prometheus() {
     }
     let lint = warmgate_testkit::prometheus::promtool_check_metrics(&metrics);
     assert!(lint.is_empty(), "promtool check metrics: {lint}");
+    drop(wg);
+    drop(app);
+
+    // A jit app (31x cold, within 15% after ~10,600 requests: ~26 s at 400 rps) opens by the
+    // reference only once it is near the fleet's level: never while cold.
+    let app = sim(Profile::Jit, 1.0);
+    let wg = start(&dir, "new-jit", &config(&app.url(), &reference));
+    let took = wg.wait_ready(Duration::from_secs(120)).await;
+    assert!(
+        took.is_some(),
+        "the jit pod never became ready:\n{}",
+        wg.log_text()
+    );
+    let truth = warmgate_testkit::truth::fetch(&warmgate_testkit::client(), &app.url())
+        .await
+        .expect("/sim/truth");
+    let multiplier = truth["paths"]["/"]["multiplier"].as_f64().unwrap_or(f64::NAN);
+    let s = wg.status().await;
+    println!("jit with the reference: ready after {took:?}, true multiplier then {multiplier:.3}");
+    assert_eq!(s["verdict"]["rule"], "reference", "{}", s["verdict"]);
+    assert!(
+        multiplier <= 1.3,
+        "opened a jit app still {multiplier:.2}x slower than warm: {}",
+        s["verdict"]
+    );
     drop(wg);
     drop(app);
 

@@ -296,8 +296,13 @@ impl Agent {
             info!(endpoint = %r.name, window = snap.index, count = r.count, p50_ms = r.p50_ms,
                 q_ms = r.q_ms, errors = r.errors, "Window closed.");
         }
-        info!(pass = verdict.pass, streak = verdict.streak, required = verdict.required,
-            verdict = %summary, "Gate evaluated.");
+        match reference_text(verdict) {
+            None => info!(pass = verdict.pass, streak = verdict.streak, required = verdict.required,
+                verdict = %summary, "Gate evaluated."),
+            Some(reference) => info!(pass = verdict.pass, streak = verdict.streak,
+                required = verdict.required, verdict = %summary, reference = %reference,
+                "Gate evaluated."),
+        }
         if let Some(tx) = &self.events {
             let _ = tx.try_send(WindowEvent {
                 index: snap.index,
@@ -307,6 +312,24 @@ impl Agent {
             });
         }
     }
+}
+
+/// The fleet reference for the log: `checkout 12.3 ms (2 peers), search none; 1.2s old`, or
+/// None without `gate.reference`.
+fn reference_text(verdict: &Verdict) -> Option<String> {
+    let r = verdict.reference.as_ref()?;
+    let levels: Vec<String> = verdict
+        .endpoints
+        .iter()
+        .map(|e| match (e.reference_ms, e.reference_peers) {
+            (Some(ms), Some(p)) => format!("{} {ms} ms ({p} peers)", e.name),
+            _ => format!("{} none", e.name),
+        })
+        .collect();
+    let age = r
+        .age_s
+        .map_or_else(|| "no answer yet".to_string(), |a| format!("{a:.1}s old"));
+    Some(format!("{}; {age}", levels.join(", ")))
 }
 
 /// Each endpoint's share of `traffic.rate` (requests per second), by weight, in plan order.
