@@ -44,18 +44,7 @@ fn sim(profile: Profile) -> SimThread {
 }
 
 fn start(dir: &Path, pod: &str, yaml: &str) -> Warmgate {
-    Warmgate::start_with_env(
-        WARMGATE,
-        yaml,
-        &dir.join(format!("{pod}.yaml")),
-        &dir.join(format!("{pod}.log")),
-        &[
-            ("POD_NAMESPACE", "bench"),
-            ("POD_NAME", pod),
-            ("POD_WORKLOAD", "shop"),
-        ],
-    )
-    .expect("start warmgate")
+    Warmgate::start_as_pod(WARMGATE, dir, pod, "bench", "shop", yaml).expect("start warmgate")
 }
 
 /// Largest true multiplier over the simulator's paths now.

@@ -50,18 +50,7 @@ fn config(target: &str, gate_extra: &str) -> String {
 
 /// `warmgate run` as pod `pod` of workload `shop` in namespace `test` (the downward API env).
 fn start(dir: &Path, pod: &str, yaml: &str) -> Warmgate {
-    Warmgate::start_with_env(
-        WARMGATE,
-        yaml,
-        &dir.join(format!("{pod}.yaml")),
-        &dir.join(format!("{pod}.log")),
-        &[
-            ("POD_NAMESPACE", "test"),
-            ("POD_NAME", pod),
-            ("POD_WORKLOAD", "shop"),
-        ],
-    )
-    .expect("start warmgate")
+    Warmgate::start_as_pod(WARMGATE, dir, pod, "test", "shop", yaml).expect("start warmgate")
 }
 
 fn port_of(wg: &Warmgate) -> u16 {

@@ -131,6 +131,12 @@ fn errors_above_the_limit_keep_it_closed_with_their_numbers() {
         v.reasons
     );
     assert!(v.reasons[0].contains("% > 1% ("), "{:?}", v.reasons);
+    // Which failures, by kind (the synthetic errors are 503s).
+    assert!(
+        v.reasons[0].contains(" requests: ") && v.reasons[0].ends_with(" http_error)"),
+        "{:?}",
+        v.reasons
+    );
     let rate = v.endpoints[0].error_rate;
     assert!((rate - 0.05).abs() < 0.01, "error rate {rate}");
 }

@@ -20,7 +20,14 @@ pub enum Outcome {
     /// A gRPC call ended with a status other than `OK` (the code, 1-16; its name is
     /// [`crate::grpc::code_name`]). One label for all codes keeps the metric label set bounded.
     GrpcStatus(u32),
-    /// Any other I/O or protocol error (reset mid-answer, malformed HTTP, ...).
+    /// The connection closed or was reset after the request was sent, before the whole answer
+    /// (the app crashed or restarted mid-request, or closed a connection it had kept alive).
+    ConnectionLost,
+    /// The answer broke HTTP/1: a malformed status line or headers, an invalid chunk, a head
+    /// too large (an HTTP/2 stream or protocol error counts as [`Outcome::Other`]).
+    Protocol,
+    /// Anything else: a templated request that HTTP cannot carry, a gRPC message that does not
+    /// encode, a failure inside the client.
     Other,
 }
 
@@ -40,12 +47,14 @@ impl Outcome {
             Outcome::BodyTooLarge => "body_too_large",
             Outcome::UnexpectedBody => "unexpected_body",
             Outcome::GrpcStatus(_) => "grpc_error",
+            Outcome::ConnectionLost => "connection_lost",
+            Outcome::Protocol => "protocol_error",
             Outcome::Other => "other",
         }
     }
 
     /// Every label [`Outcome::label`] can return, in a fixed order.
-    pub const LABELS: [&'static str; 8] = [
+    pub const LABELS: [&'static str; 10] = [
         "ok",
         "http_error",
         "timeout",
@@ -53,6 +62,8 @@ impl Outcome {
         "body_too_large",
         "unexpected_body",
         "grpc_error",
+        "connection_lost",
+        "protocol_error",
         "other",
     ];
 }
@@ -74,6 +85,10 @@ pub struct OutcomeCounts {
     pub unexpected_body: u64,
     /// gRPC calls that ended with a status other than `OK`.
     pub grpc_error: u64,
+    /// Requests whose connection closed or reset before the whole answer.
+    pub connection_lost: u64,
+    /// Requests whose answer broke HTTP.
+    pub protocol_error: u64,
     /// Any other failure.
     pub other: u64,
 }
@@ -89,6 +104,8 @@ impl OutcomeCounts {
             Outcome::BodyTooLarge => self.body_too_large += 1,
             Outcome::UnexpectedBody => self.unexpected_body += 1,
             Outcome::GrpcStatus(_) => self.grpc_error += 1,
+            Outcome::ConnectionLost => self.connection_lost += 1,
+            Outcome::Protocol => self.protocol_error += 1,
             Outcome::Other => self.other += 1,
         }
     }
@@ -102,6 +119,8 @@ impl OutcomeCounts {
         self.body_too_large += other.body_too_large;
         self.unexpected_body += other.unexpected_body;
         self.grpc_error += other.grpc_error;
+        self.connection_lost += other.connection_lost;
+        self.protocol_error += other.protocol_error;
         self.other += other.other;
     }
 
@@ -118,11 +137,13 @@ impl OutcomeCounts {
             + self.body_too_large
             + self.unexpected_body
             + self.grpc_error
+            + self.connection_lost
+            + self.protocol_error
             + self.other
     }
 
     /// `(label, count)` pairs in the order of [`Outcome::LABELS`].
-    pub fn by_label(&self) -> [(&'static str, u64); 8] {
+    pub fn by_label(&self) -> [(&'static str, u64); 10] {
         [
             ("ok", self.ok),
             ("http_error", self.http_error),
@@ -131,6 +152,8 @@ impl OutcomeCounts {
             ("body_too_large", self.body_too_large),
             ("unexpected_body", self.unexpected_body),
             ("grpc_error", self.grpc_error),
+            ("connection_lost", self.connection_lost),
+            ("protocol_error", self.protocol_error),
             ("other", self.other),
         ]
     }

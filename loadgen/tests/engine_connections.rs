@@ -1,7 +1,8 @@
 //! The engine's own connections: apps that close them (`Connection: close` on every answer,
 //! HTTP/1.0, a close after N answers) get every request answered on a new connection without
-//! losing its timing; a connection reset mid-answer is counted and never reused; an expected
-//! text split across chunks is found.
+//! losing its timing; a connection reset mid-answer is counted as `connection_lost` and never
+//! reused; a malformed answer is a `protocol_error`; an expected text split across chunks is
+//! found.
 
 mod engine_fixture;
 mod raw_app;
@@ -115,7 +116,8 @@ fn a_connection_reset_mid_answer_is_an_error_and_never_reused() {
     let (_, report) = run_plan(plan(app.url("/"), 90.0, 4, Duration::from_secs(1)));
     let t = &report.total;
     assert_eq!(t.outcomes.total(), 90, "{:?}", t.outcomes);
-    assert_eq!(t.outcomes.other, 30, "{:?}", t.outcomes);
+    assert_eq!(t.outcomes.connection_lost, 30, "{:?}", t.outcomes);
+    assert_eq!(t.outcomes.other, 0, "{:?}", t.outcomes);
     // A reused broken connection would fail the request after the reset too.
     assert_eq!(t.outcomes.ok, 60, "{:?}", t.outcomes);
     assert_eq!(
@@ -124,6 +126,29 @@ fn a_connection_reset_mid_answer_is_an_error_and_never_reused() {
         "no request retried after an answer began"
     );
     assert!(app.connections() >= 30, "a new connection after each reset");
+}
+
+#[test]
+fn a_malformed_answer_is_a_protocol_error_not_other() {
+    // Issue 10, item 9: every failure used to be `other`, with no detail. Half the answers have
+    // a status line HTTP cannot parse.
+    let app = RawApp::start(|mut s, c| async move {
+        let mut buf = Vec::new();
+        while read_head(&mut s, &mut buf).await {
+            if c.request() % 2 == 1 {
+                let _ = s.write_all(b"HTTP/1.1 twohundred OK\r\n\r\n").await;
+                return;
+            }
+            if s.write_all(OK_KEEP).await.is_err() {
+                return;
+            }
+        }
+    });
+    let (_, report) = run_plan(plan(app.url("/"), 100.0, 4, Duration::from_secs(1)));
+    let o = &report.total.outcomes;
+    assert_eq!(o.total(), 100, "{o:?}");
+    assert_eq!(o.protocol_error, 50, "{o:?}");
+    assert_eq!((o.ok, o.other), (50, 0), "{o:?}");
 }
 
 #[test]

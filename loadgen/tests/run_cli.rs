@@ -104,6 +104,8 @@ fn json_output_has_the_documented_keys_and_no_header_value() {
         "http_error",
         "timeout",
         "connect_error",
+        "connection_lost",
+        "protocol_error",
         "other",
         "body_too_large",
         "grpc_error",

@@ -25,13 +25,13 @@ pub(crate) fn errors<'w>(
     index: usize,
     f: &mut Findings<'_>,
 ) -> f64 {
-    let (mut completed, mut errors) = (0u64, 0u64);
+    let mut counts = loadgen::OutcomeCounts::default();
     for w in windows {
         if let Some(e) = w.endpoints.get(index) {
-            completed += e.outcomes.total();
-            errors += e.outcomes.errors();
+            counts.merge(&e.outcomes);
         }
     }
+    let (completed, errors) = (counts.total(), counts.errors());
     let rate = if completed > 0 {
         errors as f64 / completed as f64
     } else {
@@ -41,15 +41,31 @@ pub(crate) fn errors<'w>(
         f.fail(
             rank::ERRORS,
             format!(
-                "error rate {} > {} ({} of {} requests)",
+                "error rate {} > {} ({} of {} requests: {})",
                 pct(rate),
                 pct(settings.max_error_rate),
                 thousands(errors),
-                thousands(completed)
+                thousands(completed),
+                error_kinds(&counts)
             ),
         );
     }
     rate
+}
+
+/// The failed outcomes by kind, most first: `"40 timeout, 10 connection_lost"`.
+fn error_kinds(counts: &loadgen::OutcomeCounts) -> String {
+    let mut kinds: Vec<(&str, u64)> = counts
+        .by_label()
+        .into_iter()
+        .filter(|&(label, n)| label != "ok" && n > 0)
+        .collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1));
+    kinds
+        .iter()
+        .map(|(label, n)| format!("{} {label}", thousands(*n)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The judged span's quantile against the endpoint's ceiling, if any.

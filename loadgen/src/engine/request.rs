@@ -238,7 +238,8 @@ impl Prepared {
             Attempt::Done(outcome) => outcome,
             Attempt::Stale => match self.attempt(pool, true, fixed, rendered).await {
                 Attempt::Done(outcome) => outcome,
-                Attempt::Stale => Outcome::Other,
+                // A fresh connection failed as a stale one would: it was lost before the answer.
+                Attempt::Stale => Outcome::ConnectionLost,
             },
         }
     }
@@ -291,7 +292,7 @@ impl Prepared {
                 return if stale && !fresh {
                     Attempt::Stale
                 } else {
-                    Attempt::Done(Outcome::Other)
+                    Attempt::Done(failure(e.error()))
                 };
             }
         };
@@ -303,8 +304,9 @@ impl Prepared {
         let mut grpc_status = None;
         while let Some(frame) = body.frame().await {
             // A reset or malformed answer: the lease is dropped with it, never reused.
-            let Ok(frame) = frame else {
-                return Attempt::Done(Outcome::Other);
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(e) => return Attempt::Done(failure(&e)),
             };
             let data = match frame.into_data() {
                 Ok(data) => data,
@@ -365,3 +367,30 @@ fn keeps_alive(parts: &http::response::Parts) -> bool {
         _ => false,
     }
 }
+
+/// What a failed exchange was, from hyper's error: an answer that broke HTTP
+/// ([`Outcome::Protocol`]), a connection closed or reset before the whole answer
+/// ([`Outcome::ConnectionLost`]), else [`Outcome::Other`] (HTTP/2 stream errors included).
+fn failure(e: &hyper::Error) -> Outcome {
+    if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
+        return Outcome::Protocol;
+    }
+    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+        return Outcome::ConnectionLost;
+    }
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+            return match io.kind() {
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                    Outcome::ConnectionLost
+                }
+                _ => Outcome::Other,
+            };
+        }
+        cause = c.source();
+    }
+    Outcome::Other
+}
+

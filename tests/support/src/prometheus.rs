@@ -114,8 +114,8 @@ pub fn encode(s: &str) -> String {
         .collect()
 }
 
-/// A plain HTTP/1.0 GET on loopback: status and body.
-fn get(port: u16, path: &str) -> std::result::Result<(u16, String), String> {
+/// A plain HTTP/1.0 GET on loopback port `port` (blocking, 10 s read timeout): status and body.
+pub fn get(port: u16, path: &str) -> std::result::Result<(u16, String), String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(10)))

@@ -57,6 +57,30 @@ impl Warmgate {
         })
     }
 
+    /// [`Warmgate::start_with_env`] as pod `pod` of `workload` in `namespace` (the downward API
+    /// env `POD_NAMESPACE`, `POD_NAME`, `POD_WORKLOAD` that inject and the chart set), with its
+    /// config and log as `dir/POD.yaml` and `dir/POD.log`.
+    pub fn start_as_pod(
+        warmgate: &str,
+        dir: &Path,
+        pod: &str,
+        namespace: &str,
+        workload: &str,
+        yaml: &str,
+    ) -> Result<Warmgate> {
+        Warmgate::start_with_env(
+            warmgate,
+            yaml,
+            &dir.join(format!("{pod}.yaml")),
+            &dir.join(format!("{pod}.log")),
+            &[
+                ("POD_NAMESPACE", namespace),
+                ("POD_NAME", pod),
+                ("POD_WORKLOAD", workload),
+            ],
+        )
+    }
+
     /// [`Warmgate::start`] with the config and log in a fresh temporary directory, removed on
     /// drop. Panics if it cannot start.
     pub fn spawn(warmgate: &str, yaml: &str) -> Warmgate {
