@@ -213,7 +213,9 @@ async fn new_pods_are_judged_against_their_warm_peers_through_prometheus() {
     let truth = warmgate_testkit::truth::fetch(&warmgate_testkit::client(), &app.url())
         .await
         .expect("/sim/truth");
-    let multiplier = truth["paths"]["/"]["multiplier"].as_f64().unwrap_or(f64::NAN);
+    let multiplier = truth["paths"]["/"]["multiplier"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
     let s = wg.status().await;
     println!("jit with the reference: ready after {took:?}, true multiplier then {multiplier:.3}");
     assert_eq!(s["verdict"]["rule"], "reference", "{}", s["verdict"]);

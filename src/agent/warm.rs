@@ -297,8 +297,10 @@ impl Agent {
                 q_ms = r.q_ms, errors = r.errors, "Window closed.");
         }
         match reference_text(verdict) {
-            None => info!(pass = verdict.pass, streak = verdict.streak, required = verdict.required,
-                verdict = %summary, "Gate evaluated."),
+            None => {
+                info!(pass = verdict.pass, streak = verdict.streak, required = verdict.required,
+                verdict = %summary, "Gate evaluated.")
+            }
             Some(reference) => info!(pass = verdict.pass, streak = verdict.streak,
                 required = verdict.required, verdict = %summary, reference = %reference,
                 "Gate evaluated."),

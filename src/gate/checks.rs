@@ -60,7 +60,7 @@ fn error_kinds(counts: &loadgen::OutcomeCounts) -> String {
         .into_iter()
         .filter(|&(label, n)| label != "ok" && n > 0)
         .collect();
-    kinds.sort_by(|a, b| b.1.cmp(&a.1));
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
     kinds
         .iter()
         .map(|(label, n)| format!("{} {label}", thousands(*n)))

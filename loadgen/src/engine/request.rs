@@ -288,7 +288,12 @@ impl Prepared {
             Ok(response) => response,
             Err(e) => {
                 let unsent = e.message().is_some();
-                let stale = lease.reused() && lease.may_retry() && (unsent || fixed.idempotent);
+                // A kept-alive connection the app closed is retried once; an answer that broke
+                // HTTP is the app's, never retried into a success.
+                let stale = lease.reused()
+                    && lease.may_retry()
+                    && (unsent || fixed.idempotent)
+                    && failure(e.error()) == Outcome::ConnectionLost;
                 return if stale && !fresh {
                     Attempt::Stale
                 } else {
@@ -381,7 +386,9 @@ fn failure(e: &hyper::Error) -> Outcome {
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+            use std::io::ErrorKind::{
+                BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof,
+            };
             return match io.kind() {
                 ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
                     Outcome::ConnectionLost
@@ -393,4 +400,3 @@ fn failure(e: &hyper::Error) -> Outcome {
     }
     Outcome::Other
 }
-
