@@ -76,13 +76,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# wait_sim OUT: the base URL a `loadgen sim` prints to OUT (empty if none within 5 s).
+wait_sim() {
+    for _ in $(seq 50); do
+        grep -q '^listening on ' "$1" 2>/dev/null && break
+        sleep 0.1
+    done
+    sed -n 's/^listening on //p' "$1" | head -n1
+}
+
 taskset -c 1 "$BIN" sim --profile flat --base-ms 0 --listen 127.0.0.1:0 >"$TMP/sim.out" 2>&1 &
 SIM_PID=$!
-for _ in $(seq 50); do
-    grep -q '^listening on ' "$TMP/sim.out" 2>/dev/null && break
-    sleep 0.1
-done
-BASE=$(sed -n 's/^listening on //p' "$TMP/sim.out" | head -n1)
+BASE=$(wait_sim "$TMP/sim.out")
 [ -n "$BASE" ] || { echo "loadgen_vs_wrk: the sim did not start: $(cat "$TMP/sim.out")" >&2; exit 1; }
 URL="$BASE/bench"
 
@@ -91,11 +96,7 @@ URL="$BASE/bench"
 # which the gate rightly never calls stable, so it never said ready there.
 taskset -c 1 "$BIN" sim --profile flat --base-ms 2 --listen 127.0.0.1:0 >"$TMP/app.out" 2>&1 &
 APP_PID=$!
-for _ in $(seq 50); do
-    grep -q '^listening on ' "$TMP/app.out" 2>/dev/null && break
-    sleep 0.1
-done
-APP=$(sed -n 's/^listening on //p' "$TMP/app.out" | head -n1)
+APP=$(wait_sim "$TMP/app.out")
 [ -n "$APP" ] || { echo "loadgen_vs_wrk: the 2 ms sim did not start: $(cat "$TMP/app.out")" >&2; exit 1; }
 
 # cpu_seconds FILE: user + system seconds from a /usr/bin/time -f '%U %S %M' line.
