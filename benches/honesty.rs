@@ -5,7 +5,7 @@
 //! warm app). See docs/HONESTY.md for the method and results.
 //!
 //! `cargo bench --bench honesty -- [--quick|--full] [--all | --case NAME[,NAME...]]` (quick by
-//! default; quick mode runs flat, jit, drift, slowdown and creep unless `--all` or `--case` is
+//! default; quick mode runs flat, jit, drift and creep unless `--all` or `--case` is
 //! given). Exit status 1 if warmgate opens on `drift`, `slowdown` or `creep`, if its penalty on
 //! `jit` exceeds 1.5,
 //! or if a case cannot run; 2 on bad arguments.
@@ -56,7 +56,7 @@ fn quick() -> Protocol {
             deadline: Some("120s"),
         },
         bound_warming: Duration::from_secs(120),
-        bound_never: Duration::from_secs(75),
+        bound_never: Duration::from_secs(60),
         settle_limit: Duration::from_secs(60),
         long_warm: Duration::from_secs(30),
     }
@@ -81,7 +81,9 @@ fn full() -> Protocol {
 }
 
 /// The cases quick mode runs unless `--case` or `--all` says otherwise.
-const QUICK_CASES: [&str; 5] = ["flat", "jit", "drift", "slowdown", "creep"];
+/// `slowdown` (a steep degradation) is left to `--all` and to tests/agent_verdicts.rs, which runs
+/// it against the real binary to its deadline in every CI run; the gentle ones stay here.
+const QUICK_CASES: [&str; 4] = ["flat", "jit", "drift", "creep"];
 
 struct Args {
     settings: Protocol,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as README gives it: installs what the tests need when it is missing
 # (Debian packages, helm), then runs rustfmt, clippy (-D warnings), every test, and the quick
-# honesty benchmark. Exits non-zero on the first failure.
+# honesty benchmark. Stops at the first failing step; within the tests, every binary runs and
+# every failure is named at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,30 +68,36 @@ say "cargo test --no-run (build every test binary)"
 started=$(date +%s)
 list=target/ci-tests.tsv
 logs=target/ci-test-logs
+rm -rf "$logs"
 mkdir -p target "$logs"
-# One line per test binary: name, kind, package directory, executable.
+# One line per test binary: name, kind, package directory, executable, source file.
 cargo test --workspace --no-run --message-format=json-render-diagnostics \
   | jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null)
            | [.target.name, (.target.kind | join(",")), (.manifest_path | rtrimstr("Cargo.toml")),
-              .executable] | @tsv' >"$list"
+              .executable, .target.src_path] | @tsv' >"$list"
 echo "built $(wc -l <"$list") test binaries in $(($(date +%s) - started)) s"
 
 # Runs one test binary as `cargo test` would (from its package directory, with
-# CARGO_MANIFEST_DIR set), its output in target/ci-test-logs; prints its wall time and result
-# line, and its whole output when it fails.
+# CARGO_MANIFEST_DIR set) and writes its report to target/ci-test-logs/NAME-KIND.report: the
+# `Running` line and the binary's own output, as `cargo test` prints them (so a reader or a CI
+# parser sees every test and every `test result:` line), then its wall time. A failed binary
+# leaves NAME-KIND.failed next to it.
 run_test() {
-  local name="$1" kind="$2" dir="$3" exe="$4" t0 rc=0
-  local log="$logs/$name-$kind.log"
+  local name="$1" kind="$2" dir="$3" exe="$4" src="$5" t0 rc=0
+  local log="$logs/$name-$kind.log" report="$logs/$name-$kind.report"
   t0=$(date +%s)
   (cd "$dir" && CARGO_MANIFEST_DIR="${dir%/}" "$exe" --test-threads=1) </dev/null >"$log" 2>&1 || rc=$?
-  local result
-  result=$(grep -E '^test result:' "$log" | tail -n 1 || true)
-  if [ "$rc" -ne 0 ]; then
-    printf '\n---- %s (%s) FAILED (exit %s) after %s s; its output:\n' "$name" "$kind" "$rc" "$(($(date +%s) - t0))"
+  {
+    printf '     Running %s (%s)\n' "${src#"$PWD"/}" "${exe#"$PWD"/}"
     cat "$log"
-    return 1
-  fi
-  printf '%5s s  %-28s %-10s %s\n' "$(($(date +%s) - t0))" "$name" "$kind" "$result"
+    if [ "$rc" -ne 0 ]; then
+      printf -- '---- %s (%s) FAILED (exit %s) after %s s\n\n' "$name" "$kind" "$rc" "$(($(date +%s) - t0))"
+      : >"$logs/$name-$kind.failed"
+    else
+      printf '%5s s  %s (%s)\n\n' "$(($(date +%s) - t0))" "$name" "$kind"
+    fi
+  } >"$report"
+  return "$rc"
 }
 export -f run_test
 export logs
@@ -100,16 +107,23 @@ export logs
 failed=()
 say "cargo test: light binaries, two at a time"
 started=$(date +%s)
-awk -F'\t' -v p="$PARALLEL" 'index(p, " " $1 " ") && $2 == "test"' "$list" \
-  | xargs -d '\n' -P 2 -I{} bash -c 'IFS=$'"'"'\t'"'"' read -r n k d e <<<"$1"; run_test "$n" "$k" "$d" "$e"' _ {} \
-  || failed+=("a light binary (see FAILED above)")
+light=$(awk -F'\t' -v p="$PARALLEL" 'index(p, " " $1 " ") && $2 == "test"' "$list")
+printf '%s\n' "$light" \
+  | xargs -d '\n' -P 2 -I{} bash -c 'IFS=$'"'"'\t'"'"' read -r n k d e s <<<"$1"; run_test "$n" "$k" "$d" "$e" "$s"' _ {} \
+  || true
+# Their reports one after the other, in build order (never interleaved).
+while IFS=$'\t' read -r name kind _; do
+  cat "$logs/$name-$kind.report"
+  [ ! -e "$logs/$name-$kind.failed" ] || failed+=("$name ($kind)")
+done <<<"$light"
 echo "light binaries: $(($(date +%s) - started)) s"
 
 say "cargo test: the other binaries, one at a time"
 started=$(date +%s)
-while IFS=$'\t' read -r name kind dir exe; do
+while IFS=$'\t' read -r name kind dir exe src; do
   case "$PARALLEL" in *" $name "*) [ "$kind" = test ] && continue ;; esac
-  run_test "$name" "$kind" "$dir" "$exe" || failed+=("$name ($kind)")
+  run_test "$name" "$kind" "$dir" "$exe" "$src" || failed+=("$name ($kind)")
+  cat "$logs/$name-$kind.report"
 done <"$list"
 echo "one-at-a-time binaries: $(($(date +%s) - started)) s"
 if [ ${#failed[@]} -gt 0 ]; then
@@ -126,7 +140,7 @@ cargo test --workspace --doc -- --test-threads=1
 # rates, and the penalty is a ratio of p99s measured by the same client. The figures in
 # docs/HONESTY.md come from `cargo bench --bench honesty -- --full` (the bench profile).
 if [ -f benches/honesty.rs ]; then
-  say "honesty benchmark, quick mode, dev profile (fails if warmgate opens on drift/slowdown/creep or jit penalty > 1.5)"
+  say "honesty benchmark, quick mode, dev profile (fails if warmgate opens on drift or creep or its jit penalty is > 1.5)"
   started=$(date +%s)
   cargo bench --profile dev --bench honesty -- --quick
   echo "honesty benchmark: $(($(date +%s) - started)) s"

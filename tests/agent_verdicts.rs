@@ -62,11 +62,11 @@ async fn jit_app_becomes_ready_only_once_settled_and_users_then_see_a_warm_tail(
 async fn drift_and_slowdown_never_open_and_fail_at_the_deadline() {
     for (profile, speed) in [(Profile::Drift, 10.0), (Profile::Slowdown, 2.0)] {
         let sim = SimApp::start(profile, speed, 0).await;
-        let gate = "gate: {window: 1s, lookback: 10s, consecutive: 3, min_samples: 1500, deadline: 35s, on_deadline: fail}\n";
+        let gate = "gate: {window: 1s, lookback: 10s, consecutive: 3, min_samples: 1500, deadline: 25s, on_deadline: fail}\n";
         let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), gate));
         let t0 = std::time::Instant::now();
         // Watch /readyz for the whole deadline: it must never answer 200.
-        while t0.elapsed() < Duration::from_secs(38) {
+        while t0.elapsed() < Duration::from_secs(28) {
             let code = wg.code("/readyz").await;
             assert_ne!(
                 code,
