@@ -6,7 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\n==> %s\n' "$*"; }
+# Each step is stamped with the time since the script started, so a CI log shows where time goes.
+T0=$(date +%s)
+say() {
+  local t; t=$(($(date +%s) - T0))
+  printf '\n==> [%d:%02d] %s\n' $((t / 60)) $((t % 60)) "$*"
+}
 
 # --- tools the tests need -------------------------------------------------------------------
 missing=()

@@ -13,8 +13,13 @@ use loadgen::sim::Profile;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flat_app_becomes_ready_after_one_lookback() {
+    // READY_GATE's lax max_rise: on 2 shared cores a neighbour's load can make the sim's
+    // sleep-based latency really rise (p50 10.4 -> 13.5 ms over a minute in one fresh-clone run,
+    // +25%/min), which the default +5%/min rightly refuses. What the default rise check does on
+    // a flat app is measured where the noise is controlled: tests/gate_statistics.rs (seeded)
+    // and the honesty benchmark's flat case.
     let sim = SimApp::start(Profile::Flat, 1.0, 0).await;
-    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), FAST_GATE));
+    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), READY_GATE));
     let took = wg.wait_ready(Duration::from_secs(90)).await;
     let status = wg.status().await;
     let took =
