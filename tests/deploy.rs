@@ -4,7 +4,7 @@
 //! wired as docs/DEPLOY.md says. Needs kubectl and helm: `scripts/install-helm.sh` installs helm
 //! (and kubectl when missing) into target/tools.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -25,24 +25,7 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A tool from PATH, else from target/tools; a clear failure when neither has it.
-fn tool(name: &str) -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(name))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    let local = repo().join("target/tools").join(name);
-    on_path
-        .into_iter()
-        .chain([local])
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`{name}` is not on PATH nor in target/tools: run scripts/install-helm.sh first")
-        })
-}
+use warmgate_testkit::deploy_tool as tool;
 
 /// Runs a command in the repository root; panics with its stderr when it fails.
 fn run(program: &Path, args: &[&str]) -> String {

@@ -3,7 +3,7 @@
 //! `target.wait_timeout + gate.deadline` that check reports. Needs kubectl and helm
 //! (`scripts/install-helm.sh`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -15,18 +15,7 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tool(name: &str) -> PathBuf {
-    let dirs = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    dirs.into_iter()
-        .chain([repo().join("target/tools")])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`{name}` is not on PATH nor in target/tools: run scripts/install-helm.sh first")
-        })
-}
+use warmgate_testkit::deploy_tool as tool;
 
 fn render(program: &str, args: &[&str]) -> Vec<Value> {
     let out = Command::new(tool(program))

@@ -18,13 +18,8 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// helm from PATH, else from target/tools (scripts/install-helm.sh puts it there).
 fn helm() -> PathBuf {
-    let local = repo().join("target/tools/helm");
-    if local.is_file() {
-        return local;
-    }
-    warmgate_testkit::tool("helm", "helm (scripts/install-helm.sh installs it)")
+    warmgate_testkit::deploy_tool("helm")
 }
 
 fn warmgate(args: &[&str], stdin: &str) -> Output {

@@ -19,11 +19,7 @@ fn repo() -> &'static Path {
 }
 
 fn helm() -> PathBuf {
-    let local = repo().join("target/tools/helm");
-    if local.is_file() {
-        return local;
-    }
-    warmgate_testkit::tool("helm", "helm (scripts/install-helm.sh installs it)")
+    warmgate_testkit::deploy_tool("helm")
 }
 
 fn run_helm(args: &[&str]) -> Output {
@@ -36,6 +32,24 @@ fn run_helm(args: &[&str]) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// `helm template` of `chart` with each case's arguments must fail, its message naming each of
+/// the case's names.
+fn assert_refused(release: &str, chart: &str, cases: &[(&[&str], &[&str])]) {
+    for (args, names) in cases {
+        let mut all = vec!["template", release, chart];
+        all.extend(args.iter());
+        let out = run_helm(&all);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} must be refused");
+        for name in names.iter() {
+            assert!(
+                err.contains(name),
+                "{args:?}: the message must name {name}: {err}"
+            );
+        }
+    }
 }
 
 /// `helm template` with `args`; panics with helm's stderr when it fails.
@@ -318,19 +332,7 @@ fn typos_and_contradictions_fail_naming_the_values() {
             &["podDisruptionBudget.minAvailable", "replicaCount"],
         ),
     ];
-    for (args, names) in cases {
-        let mut all = vec!["template", "wg", CHART];
-        all.extend(args);
-        let out = run_helm(&all);
-        let err = text(&out.stderr);
-        assert!(!out.status.success(), "{args:?} must be refused");
-        for name in names {
-            assert!(
-                err.contains(name),
-                "{args:?}: the message must name {name}: {err}"
-            );
-        }
-    }
+    assert_refused("wg", CHART, &cases);
 }
 
 /// The app-with-sidecar chart, deploy/helm/warmgate: every manifest validates, the PodMonitor
@@ -416,17 +418,5 @@ fn app_chart_refuses_typos_contradictions_and_native_sidecars_before_1_29() {
             &["layout=nativeSidecar", "1.29"],
         ),
     ];
-    for (args, names) in cases {
-        let mut all = vec!["template", "demo", APP_CHART];
-        all.extend(args);
-        let out = run_helm(&all);
-        let err = text(&out.stderr);
-        assert!(!out.status.success(), "{args:?} must be refused");
-        for name in names {
-            assert!(
-                err.contains(name),
-                "{args:?}: the message must name {name}: {err}"
-            );
-        }
-    }
+    assert_refused("demo", APP_CHART, &cases);
 }

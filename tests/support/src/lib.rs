@@ -70,6 +70,22 @@ pub async fn http_get(url: &str) -> Option<(u16, String)> {
     Some((code, r.text().await.unwrap_or_default()))
 }
 
+/// helm or kubectl for the deploy tests: from `PATH`, else from the repository's target/tools,
+/// where scripts/install-helm.sh puts them. Panics naming that script when neither has it.
+pub fn deploy_tool(name: &str) -> std::path::PathBuf {
+    let tools = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools");
+    let dirs = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    dirs.into_iter()
+        .chain([tools])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is not on PATH nor in target/tools: run scripts/install-helm.sh first")
+        })
+}
+
 /// The path of `program` on `PATH`. Panics with the Debian package to install when it is missing:
 /// a test that needs a tool fails clearly, never passes silently.
 pub fn tool(program: &str, debian_package: &str) -> std::path::PathBuf {
