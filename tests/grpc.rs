@@ -1,7 +1,8 @@
 //! gRPC endpoints against a real Python `grpcio` server (tests/apps/grpc/server.py): the schema
 //! from server reflection (the server serves only `v1alpha`, so the `v1` fallback is exercised)
 //! or from a descriptor-set file with reflection off; templated messages arriving as sent; and
-//! gRPC status codes counted as outcomes, one per call, matched against what the server received.
+//! gRPC status codes counted as outcomes, one per call, matched against what the server received;
+//! and all of it over TLS.
 
 #![allow(clippy::unwrap_used)]
 
@@ -24,6 +25,24 @@ fn temp_dir(tag: &str) -> PathBuf {
 
 /// Runs `endpoint` open-loop at `rate` for `secs` seconds over h2c; the final report.
 async fn run(endpoint: Endpoint, rate: f64, secs: u64) -> Report {
+    run_with(
+        endpoint,
+        rate,
+        secs,
+        HttpVersion::Http2PriorKnowledge,
+        false,
+    )
+    .await
+}
+
+/// [`run`] with the HTTP version and `accept_invalid_certs` (`target.insecure_tls`) given.
+async fn run_with(
+    endpoint: Endpoint,
+    rate: f64,
+    secs: u64,
+    http: HttpVersion,
+    accept_invalid_certs: bool,
+) -> Report {
     let mut plan = Plan::try_new(
         vec![endpoint],
         RateSchedule::Constant(rate),
@@ -32,7 +51,8 @@ async fn run(endpoint: Endpoint, rate: f64, secs: u64) -> Report {
     )
     .unwrap();
     plan.duration = Some(Duration::from_secs(secs));
-    plan.http = HttpVersion::Http2PriorKnowledge;
+    plan.http = http;
+    plan.accept_invalid_certs = accept_invalid_certs;
     plan.seed = 13;
     let mut engine = loadgen::run(plan, CancellationToken::new()).unwrap();
     while engine.next_window().await.is_some() {}
@@ -134,6 +154,80 @@ async fn descriptor_set_without_reflection() {
     std::fs::write(&junk, b"not a descriptor set").unwrap();
     let e = GrpcCall::from_descriptor_set(&junk, "shop.Cart", "Get").unwrap_err();
     assert!(e.to_string().contains("junk.binpb"), "{e}");
+}
+
+/// gRPC over TLS (a throwaway self-signed certificate for 127.0.0.1): reflection and calls
+/// negotiate HTTP/2 by ALPN, with prior knowledge (`target.http: h2c`) and with `auto`; without
+/// `accept_invalid_certs` (`target.insecure_tls`) the unknown issuer is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_over_tls_reflection_and_calls() {
+    let dir = temp_dir("grpc-tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new(warmgate_testkit::tool("openssl", "openssl"))
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = GrpcApp::start_tls(&dir, &cert, &key).unwrap();
+    let url = Url::parse(&app.url()).unwrap();
+    assert_eq!(url.scheme(), "https");
+
+    let refused = reflect(&url, "shop.Cart", "Get", false).await.unwrap_err();
+    assert!(matches!(refused, GrpcError::Reflection(_)), "{refused}");
+    assert!(
+        refused.to_string().contains("TLS handshake failed")
+            && refused.to_string().contains("target.insecure_tls"),
+        "{refused}"
+    );
+    println!("self-signed, without accept_invalid_certs: {refused}");
+    let call = reflect(&url, "shop.Cart", "Get", true).await.unwrap();
+    assert_eq!(call.path, "/shop.Cart/Get");
+
+    let message = r#"{"id": "7", "user": "tls", "tags": ["x"]}"#;
+    let mut sent = 0;
+    for http in [HttpVersion::Http2PriorKnowledge, HttpVersion::Auto] {
+        let mut endpoint = Endpoint::get("cart", url.clone());
+        endpoint.timeout = Duration::from_secs(5);
+        endpoint.set_grpc(call.clone(), message).unwrap();
+        let o = run_with(endpoint, 50.0, 2, http, true).await.total.outcomes;
+        assert!(o.ok >= 50, "{http:?}: {o:?}");
+        assert_eq!(o.errors(), 0, "{http:?}: {o:?}");
+        sent += o.ok;
+    }
+    let got = app.messages();
+    assert_eq!(got.len() as u64, sent);
+    assert!(got
+        .iter()
+        .all(|m| m == &serde_json::json!({"id": "7", "user": "tls", "tags": ["x"]})));
+
+    // Without accept_invalid_certs the engine's calls fail too: none reaches the server.
+    let mut endpoint = Endpoint::get("cart", url.clone());
+    endpoint.timeout = Duration::from_secs(5);
+    endpoint.set_grpc(call, message).unwrap();
+    let o = run_with(endpoint, 20.0, 1, HttpVersion::Http2PriorKnowledge, false)
+        .await
+        .total
+        .outcomes;
+    println!("engine without accept_invalid_certs: {o:?}");
+    assert_eq!(o.ok, 0, "{o:?}");
+    assert!(o.errors() > 0, "{o:?}");
+    assert_eq!(app.messages().len() as u64, sent);
 }
 
 /// The value of the `warmgate_requests_total` series of `endpoint` and `outcome` in `metrics`.

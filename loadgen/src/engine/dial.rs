@@ -41,9 +41,11 @@ pub(crate) struct Target {
     prior_knowledge: bool,
 }
 
-/// The dial failed: refused, unreachable, unknown host, TLS or HTTP handshake.
+/// The dial failed, at the step it names: refused, unreachable or unknown host ("connect"), the
+/// TLS handshake (an untrusted or mismatched certificate, no common protocol), or the HTTP one.
+/// A static string, so the request path pays nothing for it; errors shown to people say it.
 #[derive(Debug)]
-pub(crate) struct DialFailed;
+pub(crate) struct DialFailed(pub(crate) &'static str);
 
 impl Target {
     /// The target of `url`'s origin. `tls` must be given for https URLs. Fails on a URL without
@@ -87,7 +89,7 @@ impl Target {
     pub(crate) async fn dial(&self) -> Result<Conn, DialFailed> {
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
-            .map_err(|_| DialFailed)?;
+            .map_err(|_| DialFailed("connect failed"))?;
         // Requests are small and written at once: never wait for an ACK to send them.
         let _ = tcp.set_nodelay(true);
         match &self.tls {
@@ -96,7 +98,7 @@ impl Target {
                 let tls = TlsConnector::from(Arc::clone(config))
                     .connect(name.clone(), tcp)
                     .await
-                    .map_err(|_| DialFailed)?;
+                    .map_err(|_| DialFailed("TLS handshake failed"))?;
                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
                 handshake(tls, h2 || self.prior_knowledge).await
             }
@@ -113,13 +115,15 @@ where
     if h2 {
         let (send, conn) = http2::handshake(TokioExecutor::new(), io)
             .await
-            .map_err(|_| DialFailed)?;
+            .map_err(|_| DialFailed("HTTP/2 handshake failed"))?;
         // The task ends when the app closes the connection or every sender is dropped; its
         // error (if any) reaches the requests in flight, which count it.
         drop(tokio::spawn(conn));
         Ok(Conn::H2(send))
     } else {
-        let (send, conn) = http1::handshake(io).await.map_err(|_| DialFailed)?;
+        let (send, conn) = http1::handshake(io)
+            .await
+            .map_err(|_| DialFailed("HTTP/1.1 handshake failed"))?;
         drop(tokio::spawn(conn));
         Ok(Conn::H1(send))
     }

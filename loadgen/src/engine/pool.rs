@@ -114,7 +114,10 @@ impl Pool {
         index: usize,
         fresh: bool,
     ) -> Result<Lease<'_>, DialFailed> {
-        let origin = self.origins.get(index).ok_or(DialFailed)?;
+        let origin = self
+            .origins
+            .get(index)
+            .ok_or(DialFailed("no such origin"))?;
         if let Some(send) = origin.shared_h2() {
             return Ok(Lease::H2 { send, reused: true });
         }

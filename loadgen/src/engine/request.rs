@@ -279,7 +279,7 @@ impl Prepared {
     ) -> Attempt {
         let mut lease = match pool.checkout(self.origin, fresh).await {
             Ok(lease) => lease,
-            Err(DialFailed) => return Attempt::Done(Outcome::Connect),
+            Err(DialFailed(_)) => return Attempt::Done(Outcome::Connect),
         };
         let response = match lease
             .send(self.request(fixed, lease.is_h2(), rendered))

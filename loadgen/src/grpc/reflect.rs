@@ -17,7 +17,7 @@ use prost_reflect::DescriptorPool;
 use url::Url;
 
 use super::{frame, status, GrpcCall, GrpcError};
-use crate::engine::dial::{Conn, Target};
+use crate::engine::dial::{Conn, DialFailed, Target};
 use crate::plan::HttpVersion;
 
 /// `ServerReflectionRequest` (the wire format is the same in v1 and v1alpha).
@@ -86,11 +86,25 @@ pub async fn reflect(
         _ => None,
     };
     let target = Target::new(url, http, tls.as_ref()).map_err(|e| err(e.to_string()))?;
-    let Ok(Conn::H2(mut send)) = target.dial().await else {
-        return Err(err(format!(
-            "cannot open an HTTP/2 connection to {}",
-            origin(url)
-        )));
+    let mut send = match target.dial().await {
+        Ok(Conn::H2(send)) => send,
+        Ok(Conn::H1(_)) => {
+            return Err(err(format!(
+                "{} did not agree to HTTP/2 (gRPC needs it)",
+                origin(url)
+            )))
+        }
+        Err(DialFailed(why)) => {
+            let hint = if why.starts_with("TLS") && !accept_invalid_certs {
+                " (a self-signed or private-CA certificate needs target.insecure_tls: true)"
+            } else {
+                ""
+            };
+            return Err(err(format!(
+                "cannot open an HTTP/2 connection to {}: {why}{hint}",
+                origin(url)
+            )));
+        }
     };
     let mut files: BTreeMap<String, Bytes> = BTreeMap::new();
     let mut wanted = vec![ReflectionRequest {

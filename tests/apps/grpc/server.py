@@ -41,6 +41,8 @@ def main():
     p.add_argument("--log", required=True)
     p.add_argument("--no-reflection", action="store_true")
     p.add_argument("--descriptor-out")
+    p.add_argument("--tls-cert", help="PEM certificate: serve TLS (h2 by ALPN) instead of h2c")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     a = p.parse_args()
     pb, pb_grpc = generate(tempfile.mkdtemp(prefix="shop-proto-"), a.descriptor_out)
     log = open(a.log, "a", buffering=1)
@@ -63,7 +65,12 @@ def main():
         from grpc_reflection.v1alpha import reflection
         names = (pb.DESCRIPTOR.services_by_name["Cart"].full_name, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
-    server.add_insecure_port(f"127.0.0.1:{a.port}")
+    if a.tls_cert:
+        with open(a.tls_key, "rb") as k, open(a.tls_cert, "rb") as c:
+            creds = grpc.ssl_server_credentials([(k.read(), c.read())])
+        server.add_secure_port(f"127.0.0.1:{a.port}", creds)
+    else:
+        server.add_insecure_port(f"127.0.0.1:{a.port}")
     server.start()
     print(f"listening on {a.port}", flush=True)
     server.wait_for_termination()

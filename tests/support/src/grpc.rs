@@ -1,5 +1,5 @@
 //! [`GrpcApp`]: the real Python `grpcio` server of `tests/apps/grpc/server.py` (shop.Cart/Get on
-//! 127.0.0.1, h2c), which appends every message it receives to a log as protobuf's JSON mapping
+//! 127.0.0.1, h2c, or TLS with [`GrpcApp::start_tls`]), which appends every message it receives to a log as protobuf's JSON mapping
 //! and answers `NOT_FOUND` for ids ending in 0, `INVALID_ARGUMENT` for ids ending in 1, else
 //! `OK`. Started with or without server reflection; it can also write its schema as a
 //! `FileDescriptorSet` file.
@@ -24,6 +24,7 @@ pub struct GrpcApp {
     pub received: PathBuf,
     /// The descriptor-set file it wrote (`None` unless asked for).
     pub descriptor_set: Option<PathBuf>,
+    tls: bool,
     _child: ChildGuard,
 }
 
@@ -47,6 +48,21 @@ impl GrpcApp {
     /// `reflection` is false, writing a descriptor set when `descriptor_set` is true. Fails if
     /// it does not print its "listening" line within 60 s.
     pub fn start(dir: &Path, reflection: bool, descriptor_set: bool) -> Result<GrpcApp> {
+        Self::start_with(dir, reflection, descriptor_set, None)
+    }
+
+    /// As [`GrpcApp::start`] with reflection, serving TLS with the PEM certificate `cert` and its
+    /// key `key` (HTTP/2 negotiated by ALPN, as grpcio does).
+    pub fn start_tls(dir: &Path, cert: &Path, key: &Path) -> Result<GrpcApp> {
+        Self::start_with(dir, true, false, Some((cert, key)))
+    }
+
+    fn start_with(
+        dir: &Path,
+        reflection: bool,
+        descriptor_set: bool,
+        tls: Option<(&Path, &Path)>,
+    ) -> Result<GrpcApp> {
         let python = python_with_grpc();
         let port = crate::free_port();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps/grpc/server.py");
@@ -63,6 +79,9 @@ impl GrpcApp {
         if let Some(path) = &set {
             cmd.arg("--descriptor-out").arg(path);
         }
+        if let Some((cert, key)) = tls {
+            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        }
         let log = dir.join(format!("grpc-server-{port}.log"));
         let mut child = ChildGuard::spawn("the gRPC test server", cmd, &log)?;
         child
@@ -72,13 +91,15 @@ impl GrpcApp {
             port,
             received,
             descriptor_set: set,
+            tls: tls.is_some(),
             _child: child,
         })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://` when it serves TLS.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Every message received so far, in arrival order.
