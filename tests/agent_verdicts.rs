@@ -39,8 +39,12 @@ async fn flat_app_becomes_ready_after_one_lookback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jit_app_becomes_ready_only_once_settled_and_users_then_see_a_warm_tail() {
     // speed 1: the cold excess (30x at first) decays below 5% after ~12,800 requests (16 s).
+    // The default max_rise, and a 140 s deadline: it settles at ~28 s, then the trend must be
+    // known to +/-3%/min, which 1 s windows on noisy cores reached at +/-3.1% by FAST_GATE's
+    // 60 s in one fresh-clone run (ready later is fine; opening cold is what this test forbids).
     let sim = SimApp::start(Profile::Jit, 1.0, 0).await;
-    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), FAST_GATE));
+    let gate = FAST_GATE.replace("deadline: 60s", "deadline: 140s");
+    let wg = Warmgate::spawn(WARMGATE, &fast_config(&sim.url(), &gate));
     let took = wg.wait_ready(Duration::from_secs(150)).await;
     let truth = sim.truth().await;
     assert!(
