@@ -53,6 +53,12 @@ fn start(dir: &Path, pod: &str, yaml: &str) -> Warmgate {
     Warmgate::start_as_pod(WARMGATE, dir, pod, "test", "shop", yaml).expect("start warmgate")
 }
 
+/// Waits up to 120 s for `wg` to be ready: how long it took; panics with its log if never.
+async fn ready_within_120_s(wg: &Warmgate, what: &str) -> Duration {
+    let took = wg.wait_ready(Duration::from_secs(120)).await;
+    took.unwrap_or_else(|| panic!("{what} never became ready:\n{}", wg.log_text()))
+}
+
 fn port_of(wg: &Warmgate) -> u16 {
     wg.base.rsplit(':').next().unwrap().parse().unwrap()
 }
@@ -160,12 +166,7 @@ async fn new_pods_are_judged_against_their_warm_peers_through_prometheus() {
     // A flat app at the fleet's level: ready by the reference rule, with no confirming streak.
     let app = sim(Profile::Flat, 1.0);
     let wg = start(&dir, "new-0", &config(&app.url(), &reference));
-    let took = wg.wait_ready(Duration::from_secs(120)).await;
-    assert!(
-        took.is_some(),
-        "the flat pod never became ready:\n{}",
-        wg.log_text()
-    );
+    let took = Some(ready_within_120_s(&wg, "the flat pod").await);
     let s = wg.status().await;
     println!(
         "flat with the reference: ready after {took:?}, verdict {}",
@@ -204,12 +205,7 @@ async fn new_pods_are_judged_against_their_warm_peers_through_prometheus() {
     // reference only once it is near the fleet's level: never while cold.
     let app = sim(Profile::Jit, 1.0);
     let wg = start(&dir, "new-jit", &config(&app.url(), &reference));
-    let took = wg.wait_ready(Duration::from_secs(120)).await;
-    assert!(
-        took.is_some(),
-        "the jit pod never became ready:\n{}",
-        wg.log_text()
-    );
+    let took = Some(ready_within_120_s(&wg, "the jit pod").await);
     let truth = warmgate_testkit::truth::fetch(&warmgate_testkit::client(), &app.url())
         .await
         .expect("/sim/truth");

@@ -296,15 +296,10 @@ impl Agent {
             info!(endpoint = %r.name, window = snap.index, count = r.count, p50_ms = r.p50_ms,
                 q_ms = r.q_ms, errors = r.errors, "Window closed.");
         }
-        match reference_text(verdict) {
-            None => {
-                info!(pass = verdict.pass, streak = verdict.streak, required = verdict.required,
-                verdict = %summary, "Gate evaluated.")
-            }
-            Some(reference) => info!(pass = verdict.pass, streak = verdict.streak,
-                required = verdict.required, verdict = %summary, reference = %reference,
-                "Gate evaluated."),
-        }
+        // `reference` is recorded only with gate.reference (an Option field is left out when None).
+        let reference = reference_text(verdict).map(tracing::field::display);
+        info!(pass = verdict.pass, streak = verdict.streak, required = verdict.required,
+            verdict = %summary, reference, "Gate evaluated.");
         if let Some(tx) = &self.events {
             let _ = tx.try_send(WindowEvent {
                 index: snap.index,
